@@ -1,0 +1,149 @@
+"""Versioned JSON codec for contract messages.
+
+Wire form: ``{"type": "CallOffered", "v": 1, "id": "...", ...fields}``. ``decode`` refuses
+anything it cannot fully trust — not JSON, not an object, unknown type, unsupported
+version, missing or extra fields, wrong field types — with a ``ContractError`` whose message
+says exactly what is wrong, so a poison message can be dead-lettered with its reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import orjson
+
+from ..errors import ContractError
+from .base import Command, Event, Message
+from .commands import COMMANDS
+from .events import EVENTS
+
+M = TypeVar("M", bound=Message)
+
+REGISTRY: dict[str, type[Message]] = {cls.TYPE: cls for cls in (*COMMANDS, *EVENTS)}
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+def encode(message: Message) -> bytes:
+    payload: dict[str, Any] = {"type": message.TYPE, "v": message.VERSION}
+    for f in dataclasses.fields(message):
+        payload[f.name] = getattr(message, f.name)
+    return orjson.dumps(payload)
+
+
+_HINTS: dict[str, dict[str, Any]] = {}
+
+
+def _hints(cls: type[Message]) -> dict[str, Any]:
+    hints = _HINTS.get(cls.TYPE)
+    if hints is None:
+        hints = _HINTS[cls.TYPE] = typing.get_type_hints(cls)
+    return hints
+
+
+def _check(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check(value, arg, where)
+            except ContractError as exc:
+                errors.append(str(exc))
+        raise ContractError("; ".join(errors) or f"{where}: unexpected null")
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ContractError(f"{where}: expected a list, got {type(value).__name__}")
+        (item,) = typing.get_args(hint)[:1]
+        return tuple(_check(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ContractError(f"{where}: expected an object, got {type(value).__name__}")
+        _, vt = typing.get_args(hint)
+        return {str(k): _check(v, vt, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        try:
+            return hint(value)
+        except ValueError:
+            allowed = ", ".join(m.value for m in hint)
+            raise ContractError(f"{where}: {value!r} is not one of {allowed}") from None
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ContractError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ContractError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ContractError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ContractError(f"{where}: number must be finite")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ContractError(f"{where}: expected a string, got {type(value).__name__}")
+        return value
+    raise ContractError(f"{where}: unsupported field type {hint!r}")  # pragma: no cover
+
+
+def decode(data: bytes | str) -> Message:
+    """Parse and validate one message; raise ``ContractError`` with the reason otherwise."""
+    if isinstance(data, str):
+        data = data.encode()
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise ContractError(f"message too large ({len(data)} bytes > {MAX_MESSAGE_BYTES})")
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ContractError(f"not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ContractError(f"expected a JSON object, got {type(payload).__name__}")
+    type_name = payload.pop("type", None)
+    if not isinstance(type_name, str):
+        raise ContractError("missing 'type'")
+    cls = REGISTRY.get(type_name)
+    if cls is None:
+        raise ContractError(f"unknown message type {type_name!r}")
+    version = payload.pop("v", None)
+    if version != cls.VERSION:
+        raise ContractError(
+            f"{type_name}: unsupported schema version {version!r} (this build speaks "
+            f"v{cls.VERSION})"
+        )
+    hints = _hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(payload) - set(fields))
+    if unknown:
+        raise ContractError(f"{type_name}: unknown field(s) {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        if name not in payload:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ContractError(f"{type_name}: missing field {name!r}")
+            continue
+        kwargs[name] = _check(payload[name], hints[name], f"{type_name}.{name}")
+    if not kwargs.get("id", "x"):
+        raise ContractError(f"{type_name}: empty id")
+    return cls(**kwargs)
+
+
+def decode_as(data: bytes | str, kind: type[M]) -> M:
+    """Decode and insist on a kind (``Command`` or ``Event``)."""
+    msg = decode(data)
+    if not isinstance(msg, kind):
+        raise ContractError(f"{msg.TYPE} is not a {kind.__name__}")
+    return msg
+
+
+__all__ = ["REGISTRY", "Command", "Event", "decode", "decode_as", "encode"]
