@@ -198,7 +198,7 @@ def agents_conf(agents: tuple[str, ...]) -> str:
     parts = []
     for ext in agents:
         parts.append(
-            f"[{ext}](agent-endpoint)\naors = {ext}\ncallerid = \"Agent {ext}\" <{ext}>\n"
+            f'[{ext}](agent-endpoint)\naors = {ext}\ncallerid = "Agent {ext}" <{ext}>\n'
             f"[{ext}](agent-aor)\n"
         )
     return "\n".join(parts)
@@ -264,12 +264,15 @@ class AsteriskSandbox:
         root.mkdir()
         t0 = time.monotonic()
         subprocess.run(
-            ["tar", "--zstd", "-xf", str(tarball), "-C", str(root)], check=True,
+            ["tar", "--zstd", "-xf", str(tarball), "-C", str(root)],
+            check=True,
             capture_output=True,
         )
         logger.info("unpacked rootfs in %.1fs", time.monotonic() - t0)
         (root / "etc/resolv.conf").unlink(missing_ok=True)
         (root / "etc/resolv.conf").write_text("nameserver 127.0.0.1\n")
+        # Asterisk resolves its own host name (ast_find_ourip): keep that off DNS
+        (root / "etc/hosts").write_text(f"127.0.0.1 localhost {socket.gethostname()}\n")
         rtp_start, rtp_end = _rtp_range()
         info = SandboxInfo(
             root=str(root), pid=0,
@@ -288,17 +291,24 @@ class AsteriskSandbox:
             "ARI_ALLOWED_ORIGINS": "http://127.0.0.1", "MAX_CALLS": "2000",
             "WS_PROTOCOL": "ws", "QUALIFY_FREQUENCY": "0", "TRUNK_FROM_USER": "",
             "TRUNK_AUTH_LINE": "", "TRUNK_HOST": f"127.0.0.1:{info.pstn_port}",
-            "TRUNK_MATCH": "127.0.0.1",
+            "TRUNK_MATCH": "127.0.0.1", "ICE_SUPPORT": "no",
         }  # fmt: skip
         etc = root / "etc/asterisk"
         # Debian's defaults stay for modules we don't configure (indications.conf for
         # tones…); stasis.conf's [threadpool] section is not what Asterisk 22 expects.
-        (etc / "stasis.conf").unlink(missing_ok=True)
+        # users.conf/acl.conf samples make Asterisk resolve names (no DNS here).
+        for name in ("stasis.conf", "users.conf", "acl.conf"):
+            (etc / name).unlink(missing_ok=True)
         render_conf(etc, values, self.agents)
         (etc / "extensions_local.conf").write_text(SANDBOX_DIALPLAN)
         (etc / "extensions_local.conf").chmod(0o644)
         _make_moh(root / "var/lib/asterisk/moh")
-        log = open(Path(self._tmp) / "asterisk.out", "wb")  # noqa: SIM115
+        subprocess.run(
+            ["chroot", str(root), "install", "-d", "-o", "asterisk", "-g", "asterisk",
+             "/var/spool/asterisk/recording"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        log = open(Path(self._tmp) / "asterisk.out", "wb")
         self.proc = subprocess.Popen(
             ["chroot", str(root), "/usr/sbin/asterisk", "-f", "-n", "-U", "asterisk",
              "-G", "asterisk"],
@@ -325,7 +335,7 @@ class AsteriskSandbox:
 
     def ari_get(self, path: str, timeout: float = 2.0) -> object:
         assert self.info is not None
-        req = urllib.request.Request(self.info.ari_url + path)
+        req = urllib.request.Request(self.info.ari_url + path)  # noqa: S310 - loopback http
         token = b64encode(f"{self.info.ari_user}:{self.info.ari_password}".encode()).decode()
         req.add_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback
@@ -336,7 +346,9 @@ class AsteriskSandbox:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SandboxError(f"Asterisk exited with {self.proc.returncode}: {self.log_tail()}")
+                raise SandboxError(
+                    f"Asterisk exited with {self.proc.returncode}: {self.log_tail()}"
+                )
             out = self.cli("core waitfullybooted", timeout=max(1.0, deadline - time.monotonic()))
             if "fully booted" in out:
                 break
@@ -364,7 +376,7 @@ class AsteriskSandbox:
     def restart(self, timeout: float = 60.0) -> None:
         assert self.info is not None and self._tmp is not None
         self.kill()
-        log = open(Path(self._tmp) / "asterisk.out", "ab")  # noqa: SIM115
+        log = open(Path(self._tmp) / "asterisk.out", "ab")
         self.proc = subprocess.Popen(
             ["chroot", self.info.root, "/usr/sbin/asterisk", "-f", "-n", "-U", "asterisk",
              "-G", "asterisk"],

@@ -10,15 +10,15 @@ class SwitchControlError(Exception):
     """Base of every call-control error."""
 
 
-class NoSuchCall(SwitchControlError):  # noqa: N818 - domain name, used across the project
+class NoSuchCall(SwitchControlError):
     """The leg/bridge/recording named does not exist (any more) on the switch."""
 
 
-class CommandRejected(SwitchControlError):  # noqa: N818
+class CommandRejected(SwitchControlError):
     """The switch refused the operation in the current state (e.g. 409/422, ``-ERR``)."""
 
 
-class SwitchUnavailable(SwitchControlError):  # noqa: N818
+class SwitchUnavailable(SwitchControlError):
     """The switch cannot be reached (connection refused, dropped, timed out)."""
 
 

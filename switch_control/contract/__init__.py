@@ -20,9 +20,24 @@ from .commands import COMMANDS, EndpointKind, TransferMode
 from .events import *  # noqa: F403
 from .events import EVENTS
 
-__all__ = [  # noqa: RUF022
-    "CAUSE_TO_Q850", "COMMANDS", "EVENTS", "REGISTRY", "Command", "Direction", "EndpointKind",
-    "Event", "HangupCause", "LegRole", "Message", "TransferMode", "cause_from_q850", "decode",
-    "decode_as", "encode", "new_id",
-    *(c.__name__ for c in COMMANDS), *(e.__name__ for e in EVENTS),
+__all__ = [
+    "CAUSE_TO_Q850",
+    "COMMANDS",
+    "EVENTS",
+    "REGISTRY",
+    "Command",
+    "Direction",
+    "EndpointKind",
+    "Event",
+    "HangupCause",
+    "LegRole",
+    "Message",
+    "TransferMode",
+    "cause_from_q850",
+    "decode",
+    "decode_as",
+    "encode",
+    "new_id",
+    *(c.__name__ for c in COMMANDS),
+    *(e.__name__ for e in EVENTS),
 ]

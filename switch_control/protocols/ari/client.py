@@ -129,7 +129,9 @@ class AriClient:
                 data = await resp.read()
                 status = resp.status
         except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
-            raise SwitchUnavailable(f"ARI {method} {path}: {exc.__class__.__name__}: {exc}") from exc
+            raise SwitchUnavailable(
+                f"ARI {method} {path}: {exc.__class__.__name__}: {exc}"
+            ) from exc
         if status < 300:
             if not data:
                 return None
@@ -145,9 +147,26 @@ class AriClient:
             raise CommandRejected(detail)
         if status in (401, 403):
             raise SwitchUnavailable(detail + " (check ARI_USER/ARI_PASSWORD)")
-        if status >= 500:
+        if status in (502, 503, 504):
             raise SwitchUnavailable(detail)
+        if status >= 500:  # Asterisk is there but failed the operation
+            raise CommandRejected(detail)
         raise SwitchControlError(detail)
+
+    async def request_bytes(self, method: str, path: str) -> bytes:
+        """A REST call whose answer is a file (recordings)."""
+        session = self._ensure_session()
+        try:
+            async with session.request(method, self.config.url + path) as resp:
+                data = await resp.read()
+                status = resp.status
+        except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
+            raise SwitchUnavailable(f"ARI {method} {path}: {exc}") from exc
+        if status == 404:
+            raise NoSuchCall(f"ARI {method} {path} -> 404")
+        if status >= 300:
+            raise CommandRejected(f"ARI {method} {path} -> {status}: {_error_message(data)}")
+        return data
 
     async def get(self, path: str, **params: Any) -> Any:
         return await self.request("GET", path, params)

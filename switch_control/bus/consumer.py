@@ -1,0 +1,137 @@
+"""A consumer-group loop shared by the controller (commands) and the projector (events).
+
+- malformed or unknown messages -> dead-letter stream with the codec's reason, loop goes on;
+- a handler raising a *transient* error (switch/DB briefly away) -> retried with backoff,
+  the entry stays unacked so nothing is lost even if we are killed meanwhile;
+- any other handler error -> retried ``max_attempts`` times, then dead-lettered with reason;
+- with ``ledger=True`` each message id is marked STARTED before and DONE (atomically with
+  the ack) after handling: a redelivered DONE message is acked without a second effect, and
+  the handler is told when a message was in flight when the previous process died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ..contract import Message, decode_as
+from ..errors import ContractError
+from .base import Bus, Delivery, LedgerState
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Message, bool], Awaitable[None]]
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+
+
+class Consumer:
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        stream: str,
+        group: str,
+        name: str,
+        handler: Handler,
+        kind: type[Message] = Message,
+        ledger: bool = False,
+        transient: tuple[type[BaseException], ...] = (),
+        max_attempts: int = 3,
+        batch: int = 100,
+        block_ms: int = 500,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 5.0,
+    ) -> None:
+        self.bus = bus
+        self.stream, self.group, self.name = stream, group, name
+        self.handler = handler
+        self.kind = kind
+        self.ledger = ledger
+        self.transient = transient
+        self.max_attempts = max_attempts
+        self.batch = batch
+        self.block_ms = block_ms
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.stats = ConsumerStats()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the entry in hand, then return from ``run`` (SIGTERM drains)."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        await self.bus.ensure_group(self.stream, self.group)
+        while not self._stopping.is_set():
+            deliveries = await self.bus.read(
+                self.stream, self.group, self.name, self.batch, self.block_ms
+            )
+            for delivery in deliveries:
+                if self._stopping.is_set():
+                    return  # unacked entries are redelivered to the next process
+                await self.process(delivery)
+
+    async def process(self, delivery: Delivery) -> None:
+        try:
+            message = decode_as(delivery.payload, self.kind)
+        except ContractError as exc:
+            logger.error("dead-lettering %s entry %s: %s", self.stream, delivery.entry_id, exc)
+            await self.bus.dead_letter(delivery, f"malformed: {exc}")
+            self.stats.dead_lettered += 1
+            return
+        in_flight = False
+        if self.ledger:
+            state = await self.bus.ledger_get(message.id)
+            if state is LedgerState.DONE:
+                self.stats.duplicates += 1
+                await self.bus.ack(delivery)
+                return
+            in_flight = state is LedgerState.STARTED
+            if not in_flight:
+                await self.bus.ledger_set(message.id, LedgerState.STARTED)
+        attempt = 0
+        backoff = self.backoff_initial
+        while True:
+            attempt += 1
+            try:
+                await self.handler(message, in_flight)
+                break
+            except asyncio.CancelledError:
+                raise
+            except self.transient as exc:
+                if self._stopping.is_set():
+                    return
+                self.stats.retries += 1
+                logger.warning(
+                    "%s %s: transient failure (%s); retrying in %.1fs",
+                    message.TYPE, message.id, exc, backoff,
+                )  # fmt: skip
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.backoff_max)
+                attempt = 0
+            except Exception as exc:
+                if attempt < self.max_attempts:
+                    self.stats.retries += 1
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self.backoff_max)
+                    continue
+                logger.exception("%s %s failed %d times; dead-lettered", message.TYPE,
+                                 message.id, attempt)  # fmt: skip
+                await self.bus.dead_letter(
+                    delivery, f"handler failed {attempt} times: {exc.__class__.__name__}: {exc}"
+                )
+                if self.ledger:
+                    await self.bus.ledger_set(message.id, LedgerState.DONE)
+                self.stats.dead_lettered += 1
+                return
+        await self.bus.ack(delivery, ledger_key=message.id if self.ledger else "")
+        self.stats.handled += 1

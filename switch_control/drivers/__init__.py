@@ -1,0 +1,1 @@
+"""Drivers implementing ``CallControl``: ``asterisk`` (ARI+AMI), ``freeswitch`` (ESL), ``fake``."""
