@@ -74,11 +74,16 @@ def build_rootfs(force: bool = False) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     partial = CACHE / f"asterisk-sid.{os.getpid()}.partial.tar.zst"
     cmd = [
-        "mmdebstrap", "--mode=root", "--variant=apt", "--include=asterisk",
-        "--aptopt=Acquire::Check-Valid-Until \"false\"",
+        "mmdebstrap",
+        "--mode=root",
+        "--variant=apt",
+        "--include=asterisk",
+        '--aptopt=Acquire::Check-Valid-Until "false"',
         "--dpkgopt=path-exclude=/usr/share/{man,doc,info,locale}/*",
-        "sid", str(partial), host_debian_mirror(),
-    ]  # fmt: skip
+        "sid",
+        str(partial),
+        host_debian_mirror(),
+    ]
     logger.info("building Asterisk root filesystem (once): %s", " ".join(cmd))
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -231,10 +236,30 @@ def _make_moh(moh_dir: Path) -> None:
     out = moh_dir / "cc-moh.wav"
     if shutil.which("sox"):
         subprocess.run(
-            ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(out),
-             "synth", "1", "sine", "440", "synth", "1", "sine", "660", "repeat", "4"],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                "sox",
+                "-n",
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-b",
+                "16",
+                str(out),
+                "synth",
+                "1",
+                "sine",
+                "440",
+                "synth",
+                "1",
+                "sine",
+                "660",
+                "repeat",
+                "4",
+            ],
+            check=True,
+            capture_output=True,
+        )
     else:  # fall back to a shipped prompt
         logger.warning("sox missing: using a stock prompt as music on hold")
 
@@ -275,24 +300,41 @@ class AsteriskSandbox:
         (root / "etc/hosts").write_text(f"127.0.0.1 localhost {socket.gethostname()}\n")
         rtp_start, rtp_end = _rtp_range()
         info = SandboxInfo(
-            root=str(root), pid=0,
-            sip_port=_free_port(also_udp=True), http_port=free_port(), ami_port=free_port(),
-            rtp_start=rtp_start, rtp_end=rtp_end, pstn_port=free_udp_port(),
-            ari_password=secrets.token_urlsafe(16), ami_password=secrets.token_urlsafe(16),
+            root=str(root),
+            pid=0,
+            sip_port=_free_port(also_udp=True),
+            http_port=free_port(),
+            ami_port=free_port(),
+            rtp_start=rtp_start,
+            rtp_end=rtp_end,
+            pstn_port=free_udp_port(),
+            ari_password=secrets.token_urlsafe(16),
+            ami_password=secrets.token_urlsafe(16),
             agents=self.agents,
-        )  # fmt: skip
+        )
         values = {
-            "BIND_ADDR": "127.0.0.1", "SIP_PORT": str(info.sip_port),
-            "HTTP_PORT": str(info.http_port), "AMI_PORT": str(info.ami_port),
-            "AMI_PERMIT": "127.0.0.1/255.255.255.255", "RTP_START": str(rtp_start),
-            "RTP_END": str(rtp_end), "ARI_USER": info.ari_user,
-            "ARI_PASSWORD": info.ari_password, "AMI_USER": info.ami_user,
-            "AMI_PASSWORD": info.ami_password, "STASIS_APP": info.app,
-            "ARI_ALLOWED_ORIGINS": "http://127.0.0.1", "MAX_CALLS": "2000",
-            "WS_PROTOCOL": "ws", "QUALIFY_FREQUENCY": "0", "TRUNK_FROM_USER": "",
-            "TRUNK_AUTH_LINE": "", "TRUNK_HOST": f"127.0.0.1:{info.pstn_port}",
-            "TRUNK_MATCH": "127.0.0.1", "ICE_SUPPORT": "no",
-        }  # fmt: skip
+            "BIND_ADDR": "127.0.0.1",
+            "SIP_PORT": str(info.sip_port),
+            "HTTP_PORT": str(info.http_port),
+            "AMI_PORT": str(info.ami_port),
+            "AMI_PERMIT": "127.0.0.1/255.255.255.255",
+            "RTP_START": str(rtp_start),
+            "RTP_END": str(rtp_end),
+            "ARI_USER": info.ari_user,
+            "ARI_PASSWORD": info.ari_password,
+            "AMI_USER": info.ami_user,
+            "AMI_PASSWORD": info.ami_password,
+            "STASIS_APP": info.app,
+            "ARI_ALLOWED_ORIGINS": "http://127.0.0.1",
+            "MAX_CALLS": "2000",
+            "WS_PROTOCOL": "ws",
+            "QUALIFY_FREQUENCY": "0",
+            "TRUNK_FROM_USER": "",
+            "TRUNK_AUTH_LINE": "",
+            "TRUNK_HOST": f"127.0.0.1:{info.pstn_port}",
+            "TRUNK_MATCH": "127.0.0.1",
+            "ICE_SUPPORT": "no",
+        }
         etc = root / "etc/asterisk"
         # Debian's defaults stay for modules we don't configure (indications.conf for
         # tones…); stasis.conf's [threadpool] section is not what Asterisk 22 expects.
@@ -304,17 +346,38 @@ class AsteriskSandbox:
         (etc / "extensions_local.conf").chmod(0o644)
         _make_moh(root / "var/lib/asterisk/moh")
         subprocess.run(
-            ["chroot", str(root), "install", "-d", "-o", "asterisk", "-g", "asterisk",
-             "/var/spool/asterisk/recording"],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                "chroot",
+                str(root),
+                "install",
+                "-d",
+                "-o",
+                "asterisk",
+                "-g",
+                "asterisk",
+                "/var/spool/asterisk/recording",
+            ],
+            check=True,
+            capture_output=True,
+        )
         log = open(Path(self._tmp) / "asterisk.out", "wb")
         self.proc = subprocess.Popen(
-            ["chroot", str(root), "/usr/sbin/asterisk", "-f", "-n", "-U", "asterisk",
-             "-G", "asterisk"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                "chroot",
+                str(root),
+                "/usr/sbin/asterisk",
+                "-f",
+                "-n",
+                "-U",
+                "asterisk",
+                "-G",
+                "asterisk",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
-        )  # fmt: skip
+        )
         info.pid = self.proc.pid
         self.info = info
         try:
@@ -329,8 +392,11 @@ class AsteriskSandbox:
         assert self.info is not None
         proc = subprocess.run(
             ["chroot", self.info.root, "/usr/sbin/asterisk", "-rx", command],
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         return proc.stdout + proc.stderr
 
     def ari_get(self, path: str, timeout: float = 2.0) -> object:
@@ -378,11 +444,22 @@ class AsteriskSandbox:
         self.kill()
         log = open(Path(self._tmp) / "asterisk.out", "ab")
         self.proc = subprocess.Popen(
-            ["chroot", self.info.root, "/usr/sbin/asterisk", "-f", "-n", "-U", "asterisk",
-             "-G", "asterisk"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                "chroot",
+                self.info.root,
+                "/usr/sbin/asterisk",
+                "-f",
+                "-n",
+                "-U",
+                "asterisk",
+                "-G",
+                "asterisk",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
-        )  # fmt: skip
+        )
         self.info.pid = self.proc.pid
         self._wait_ready(timeout)
 

@@ -20,8 +20,11 @@ from xml.sax.saxutils import escape
 
 PCAP_DIR = Path("/usr/share/sip-tester")
 AUDIO = PCAP_DIR / "g711a.pcap"
-DTMF_FILES = {**{str(d): f"dtmf_2833_{d}.pcap" for d in range(10)},
-              "#": "dtmf_2833_pound.pcap", "*": "dtmf_2833_star.pcap"}  # fmt: skip
+DTMF_FILES = {
+    **{str(d): f"dtmf_2833_{d}.pcap" for d in range(10)},
+    "#": "dtmf_2833_pound.pcap",
+    "*": "dtmf_2833_star.pcap",
+}
 
 
 def sdp(media_port: str = "[media_port]") -> str:
@@ -63,12 +66,14 @@ def caller_scenario(
             )
     wait_ms = int((wait_bye_s if wait_bye_s is not None else talk_s) * 1000)
     port = str(media_port) if media_port else "[media_port]"
+    who = escape(caller)
+    frm = f'From: "{who}" <sip:{who}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]'
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="caller">
   <send retrans="500"><![CDATA[
 INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "{escape(caller)}" <sip:{escape(caller)}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+{frm}
 To: <sip:[service]@[remote_ip]:[remote_port]>
 Call-ID: [call_id]
 CSeq: 1 INVITE
@@ -86,7 +91,7 @@ Content-Length: [len]
   <send><![CDATA[
 ACK [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "{escape(caller)}" <sip:{escape(caller)}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+{frm}
 [last_To:]
 [routes]
 Call-ID: [call_id]
@@ -113,7 +118,7 @@ Content-Length: 0
   <send retrans="500"><![CDATA[
 BYE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "{escape(caller)}" <sip:{escape(caller)}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+{frm}
 [last_To:]
 [routes]
 Call-ID: [call_id]
@@ -129,8 +134,14 @@ Content-Length: 0
 """
 
 
-def phone_scenario(*, ring_ms: int = 0, talk_s: float = 30.0, answer: str = "answer",
-                   audio: bool = True, media_port: int | None = None) -> str:  # fmt: skip
+def phone_scenario(
+    *,
+    ring_ms: int = 0,
+    talk_s: float = 30.0,
+    answer: str = "answer",
+    audio: bool = True,
+    media_port: int | None = None,
+) -> str:
     """An agent phone (or the PSTN far end): rings ``ring_ms``, then answers, and hangs up
     after ``talk_s`` unless the other side sends BYE first. ``answer="busy"`` sends 486,
     ``"ignore"`` rings until CANCEL."""
@@ -156,7 +167,9 @@ Content-Length: 0
 [last_Call-ID:]
 [last_CSeq:]"""
     if answer == "busy":
-        return head + f"""  <send><![CDATA[
+        return (
+            head
+            + f"""  <send><![CDATA[
 SIP/2.0 486 Busy Here
 {resp_hdrs}
 Content-Length: 0
@@ -165,8 +178,11 @@ Content-Length: 0
   <recv request="ACK"/>
 </scenario>
 """
+        )
     if answer == "ignore":
-        return head + f"""  <recv request="CANCEL"/>
+        return (
+            head
+            + f"""  <recv request="CANCEL"/>
   <send><![CDATA[
 SIP/2.0 200 OK
 [last_Via:]
@@ -186,9 +202,12 @@ Content-Length: 0
   <recv request="ACK"/>
 </scenario>
 """
+        )
     ring = f'<pause milliseconds="{ring_ms}"/>' if ring_ms else ""
     play = f'<nop><action><exec play_pcap_audio="{AUDIO}"/></action></nop>' if audio else ""
-    return head + f"""  {ring}
+    return (
+        head
+        + f"""  {ring}
   <send retrans="500"><![CDATA[
 SIP/2.0 200 OK
 {resp_hdrs}
@@ -230,6 +249,7 @@ Content-Length: 0
   <label id="end"/>
 </scenario>
 """
+    )
 
 
 def register_scenario(ext: str, expires: int = 3600) -> str:
@@ -305,18 +325,43 @@ def run_sipp(
     workdir = Path(tempfile.mkdtemp(prefix="cc-sipp-"))
     sf = workdir / "scenario.xml"
     sf.write_text(scenario_xml)
-    cmd = ["sipp", "-sf", str(sf), "-i", "127.0.0.1", "-mi", "127.0.0.1", "-ci", "127.0.0.1",
-           "-p", str(port), "-m", str(calls), "-nostdin", "-trace_err",
-           "-timeout", f"{int(timeout_s)}s", "-timeout_error", "-max_recv_loops", "10000",
-           "-aa"]  # fmt: skip
+    cmd = [
+        "sipp",
+        "-sf",
+        str(sf),
+        "-i",
+        "127.0.0.1",
+        "-mi",
+        "127.0.0.1",
+        "-ci",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-m",
+        str(calls),
+        "-nostdin",
+        "-trace_err",
+        "-timeout",
+        f"{int(timeout_s)}s",
+        "-timeout_error",
+        "-max_recv_loops",
+        "10000",
+        "-aa",
+    ]
     if not uas:
         cmd += [target, "-s", service, "-r", str(rate), "-rp", "1000"]
         if max_concurrent:
             cmd += ["-l", str(max_concurrent)]
     cmd += list(extra)
     with open(workdir / "out.log", "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd,
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     return Sipp(proc, workdir, port)
 
 

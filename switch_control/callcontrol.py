@@ -119,8 +119,15 @@ class CallControl(Protocol):
         caller_id_name: str = "",
         timeout: int = 30,
         variables: dict[str, str] | None = None,
+        join_bridge: str = "",
     ) -> str:
-        """Start dialling; return the leg id at once. Progress comes as events."""
+        """Start dialling; return the leg id at once. Progress comes as events. With
+        ``join_bridge`` the leg is put into that bridge when it answers. ``variables``
+        ``CC_CALL_ID`` names the customer call the leg belongs to."""
+
+    async def leg_existed(self, leg_id: str) -> bool:
+        """Whether the switch ever created this leg (resolves a command that was in
+        flight when the controller died, so an originate is never dialled twice)."""
 
     async def blind_transfer(
         self, leg_id: str, destination: str, kind: EndpointKind = EndpointKind.AGENT

@@ -113,8 +113,11 @@ class Consumer:
                 self.stats.retries += 1
                 logger.warning(
                     "%s %s: transient failure (%s); retrying in %.1fs",
-                    message.TYPE, message.id, exc, backoff,
-                )  # fmt: skip
+                    message.TYPE,
+                    message.id,
+                    exc,
+                    backoff,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.backoff_max)
                 attempt = 0
@@ -124,8 +127,9 @@ class Consumer:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self.backoff_max)
                     continue
-                logger.exception("%s %s failed %d times; dead-lettered", message.TYPE,
-                                 message.id, attempt)  # fmt: skip
+                logger.exception(
+                    "%s %s failed %d times; dead-lettered", message.TYPE, message.id, attempt
+                )
                 await self.bus.dead_letter(
                     delivery, f"handler failed {attempt} times: {exc.__class__.__name__}: {exc}"
                 )

@@ -39,6 +39,7 @@ class PlayPrompt(Command):
     leg_id: str
     media: tuple[str, ...]
     playback_id: str = ""
+    wait: bool = False  # finish playing before the controller runs the next command
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,13 +86,15 @@ class Bridge(Command):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Originate(Command):
     """Dial out a new leg. ``leg_id`` is chosen by the sender so that a redelivered command
-    names the same leg and the switch refuses a duplicate."""
+    names the same leg and the switch refuses a duplicate. With ``bridge_id`` the leg joins
+    that bridge as soon as it answers (the ACD's "ring the agent, connect on answer")."""
 
     TYPE = "Originate"
     call_id: str = ""
     leg_id: str
     destination: str
     kind: EndpointKind = EndpointKind.AGENT
+    bridge_id: str = ""
     caller_id_number: str = ""
     caller_id_name: str = ""
     timeout: int = 30

@@ -60,6 +60,7 @@ class FakeDriver:
         self.behaviors: dict[str, str] = {}  # destination -> answer | busy | noanswer | ring
         self.connected = False
         self.actions: list[tuple[str, str]] = []  # (operation, leg) journal for tests
+        self.created_legs: set[str] = set()
         self._sink: EventSink | None = None
 
     # ------------------------------------------------------------------ plumbing
@@ -92,9 +93,17 @@ class FakeDriver:
     async def world_inbound_call(self, caller: str, callee: str) -> str:
         leg_id = uuid.uuid4().hex
         self.legs[leg_id] = FakeLeg(leg_id, leg_id, "ringing", caller, callee)
-        await self._emit(CallOffered(call_id=leg_id, leg_id=leg_id, direction=Direction.INBOUND,
-                                     caller_number=caller, callee_number=callee,
-                                     channel_name=f"FAKE/{caller}", switch="fake"))  # fmt: skip
+        await self._emit(
+            CallOffered(
+                call_id=leg_id,
+                leg_id=leg_id,
+                direction=Direction.INBOUND,
+                caller_number=caller,
+                callee_number=callee,
+                channel_name=f"FAKE/{caller}",
+                switch="fake",
+            )
+        )
         return leg_id
 
     async def world_hangup(self, leg_id: str) -> None:
@@ -149,8 +158,9 @@ class FakeDriver:
         playback_id = playback_id or uuid.uuid4().hex
         leg.played.extend(media)
         self.actions.append(("play", leg_id))
-        await self._emit(PlaybackFinished(call_id=leg.call_id, leg_id=leg_id,
-                                          playback_id=playback_id))  # fmt: skip
+        await self._emit(
+            PlaybackFinished(call_id=leg.call_id, leg_id=leg_id, playback_id=playback_id)
+        )
         return playback_id
 
     async def stop_playback(self, playback_id: str) -> None:
@@ -196,8 +206,16 @@ class FakeDriver:
         leg.held = False
         await self._emit(CallResumed(call_id=leg.call_id, leg_id=leg_id))
 
-    async def record(self, *, name: str, leg_id: str = "", bridge_id: str = "", fmt: str = "wav",
-                     max_duration: int = 0, beep: bool = False) -> None:  # fmt: skip
+    async def record(
+        self,
+        *,
+        name: str,
+        leg_id: str = "",
+        bridge_id: str = "",
+        fmt: str = "wav",
+        max_duration: int = 0,
+        beep: bool = False,
+    ) -> None:
         if leg_id:
             call_id = self._leg(leg_id).call_id
         elif bridge_id in self.bridges:
@@ -209,8 +227,9 @@ class FakeDriver:
         if name in self.recordings:
             raise CommandRejected(f"recording {name} already in progress")
         self.recordings[name] = (time.time(), leg_id, bridge_id)
-        await self._emit(RecordingStarted(call_id=call_id, name=name, leg_id=leg_id,
-                                          bridge_id=bridge_id))  # fmt: skip
+        await self._emit(
+            RecordingStarted(call_id=call_id, name=name, leg_id=leg_id, bridge_id=bridge_id)
+        )
 
     async def stop_recording(self, name: str) -> None:
         try:
@@ -218,9 +237,15 @@ class FakeDriver:
         except KeyError:
             raise NoSuchCall(f"no live recording {name}") from None
         self.finished_recordings[name] = b"RIFF"
-        await self._emit(RecordingFinished(call_id="", name=name, leg_id=leg_id,
-                                           bridge_id=bridge_id,
-                                           duration=time.time() - started))  # fmt: skip
+        await self._emit(
+            RecordingFinished(
+                call_id="",
+                name=name,
+                leg_id=leg_id,
+                bridge_id=bridge_id,
+                duration=time.time() - started,
+            )
+        )
 
     async def fetch_recording(self, name: str, fmt: str = "wav") -> bytes:
         try:
@@ -239,8 +264,9 @@ class FakeDriver:
                 await self._leave(leg)
             leg.bridge_id = bridge_id
             members.add(leg.leg_id)
-            await self._emit(CallBridged(call_id=leg.call_id, leg_id=leg.leg_id,
-                                         bridge_id=bridge_id))  # fmt: skip
+            await self._emit(
+                CallBridged(call_id=leg.call_id, leg_id=leg.leg_id, bridge_id=bridge_id)
+            )
         return bridge_id
 
     async def originate(
@@ -253,6 +279,7 @@ class FakeDriver:
         caller_id_name: str = "",
         timeout: int = 30,
         variables: dict[str, str] | None = None,
+        join_bridge: str = "",
     ) -> str:
         if not self.connected:
             raise SwitchUnavailable("fake switch is down")
@@ -266,12 +293,23 @@ class FakeDriver:
         leg = FakeLeg(leg_id, call_id, "ringing", caller_id_number, destination, role)
         self.legs[leg_id] = leg
         self.actions.append(("originate", leg_id))
-        await self._emit(CallOffered(call_id=call_id, leg_id=leg_id, direction=Direction.OUTBOUND,
-                                     role=role, caller_number=caller_id_number,
-                                     callee_number=destination, switch="fake"))  # fmt: skip
+        await self._emit(
+            CallOffered(
+                call_id=call_id,
+                leg_id=leg_id,
+                direction=Direction.OUTBOUND,
+                role=role,
+                caller_number=caller_id_number,
+                callee_number=destination,
+                switch="fake",
+            )
+        )
         await self._emit(CallRinging(call_id=call_id, leg_id=leg_id))
+        self.created_legs.add(leg_id)
         if behavior == "answer":
             await self._set_up(leg)
+            if join_bridge:
+                await self.bridge([leg_id], join_bridge)
         elif behavior in ("busy", "noanswer"):
             cause = HangupCause.USER_BUSY if behavior == "busy" else HangupCause.NO_ANSWER
             await self._end(leg, cause)
@@ -286,9 +324,13 @@ class FakeDriver:
         leg.callee = destination
         self.actions.append(("transfer", leg_id))
 
+    async def leg_existed(self, leg_id: str) -> bool:
+        return leg_id in self.created_legs
+
     async def list_legs(self) -> list[LegSnapshot]:
         return [
-            LegSnapshot(g.leg_id, g.state, g.caller, g.callee, f"FAKE/{g.caller}", g.bridge_id,
-                        g.created)
+            LegSnapshot(
+                g.leg_id, g.state, g.caller, g.callee, f"FAKE/{g.caller}", g.bridge_id, g.created
+            )
             for g in self.legs.values()
-        ]  # fmt: skip
+        ]

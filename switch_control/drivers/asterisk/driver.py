@@ -80,8 +80,13 @@ class AsteriskDriver:
         self.ari.on("RecordingFinished", self._on_recording_finished)
         self.ari.on("RecordingFailed", self._on_recording_finished)
         self.ari.on("PlaybackFinished", self._on_playback_finished)
-        for etype in ("ChannelStateChange", "ChannelDtmfReceived", "ChannelEnteredBridge",
-                      "ChannelLeftBridge", "ChannelDestroyed"):  # fmt: skip
+        for etype in (
+            "ChannelStateChange",
+            "ChannelDtmfReceived",
+            "ChannelEnteredBridge",
+            "ChannelLeftBridge",
+            "ChannelDestroyed",
+        ):
             self.ari.on(etype, self._on_leg_event)
         self.ari.on_connect(self._on_connect)
         self.ari.on_disconnect(self._on_disconnect)
@@ -143,12 +148,14 @@ class AsteriskDriver:
             if leg_id not in live:
                 leg = self.legs.pop(leg_id)
                 self._collectors.pop(leg_id, None)
-                await self._emit(CallEnded(call_id=leg.call_id, leg_id=leg_id,
-                                           cause=HangupCause.SWITCH_LOST))  # fmt: skip
+                await self._emit(
+                    CallEnded(call_id=leg.call_id, leg_id=leg_id, cause=HangupCause.SWITCH_LOST)
+                )
         for ch in live.values():
             if ch.id not in self.legs:
-                self.legs[ch.id] = LegInfo(ch.id, tr.call_id_of(ch), tr.role_of(ch),
-                                           up=ch.state == "Up")  # fmt: skip
+                self.legs[ch.id] = LegInfo(
+                    ch.id, tr.call_id_of(ch), tr.role_of(ch), up=ch.state == "Up"
+                )
         bridges = await self.ari.get("/bridges") or []
         for b in bridges:
             for member in b.get("channels", []):
@@ -298,8 +305,13 @@ class AsteriskDriver:
         max_duration: int = 0,
         beep: bool = False,
     ) -> None:
-        params = {"name": name, "format": fmt, "maxDurationSeconds": max_duration,
-                  "beep": beep, "ifExists": "fail"}  # fmt: skip
+        params = {
+            "name": name,
+            "format": fmt,
+            "maxDurationSeconds": max_duration,
+            "beep": beep,
+            "ifExists": "fail",
+        }
         if bridge_id:
             await self.ari.post(f"/bridges/{bridge_id}/record", **params)
             call_id = self.bridges.get(bridge_id, "")
@@ -308,8 +320,9 @@ class AsteriskDriver:
             call_id = self._call_of(leg_id)
         else:
             raise CommandRejected("record needs a leg or a bridge")
-        await self._emit(RecordingStarted(call_id=call_id, name=name, leg_id=leg_id,
-                                          bridge_id=bridge_id))  # fmt: skip
+        await self._emit(
+            RecordingStarted(call_id=call_id, name=name, leg_id=leg_id, bridge_id=bridge_id)
+        )
 
     async def stop_recording(self, name: str) -> None:
         await self.ari.post(f"/recordings/live/{name}/stop")
@@ -360,10 +373,13 @@ class AsteriskDriver:
         self.legs[leg_id] = leg
         try:
             await self.ari.post(
-                "/channels/create", {"variables": chan_vars},
-                endpoint=self.endpoint(destination, kind), app=self.ari.config.app,
-                appArgs=tr.ARG_DIALED, channelId=leg_id,
-            )  # fmt: skip
+                "/channels/create",
+                {"variables": chan_vars},
+                endpoint=self.endpoint(destination, kind),
+                app=self.ari.config.app,
+                appArgs=tr.ARG_DIALED,
+                channelId=leg_id,
+            )
         except CommandRejected as exc:
             self.legs.pop(leg_id, None)
             if "already exists" in str(exc) or "409" in str(exc):
@@ -374,9 +390,17 @@ class AsteriskDriver:
             raise
         if join_bridge:
             self.bridges.setdefault(join_bridge, call_id)
-        await self._emit(CallOffered(call_id=call_id, leg_id=leg_id, direction=Direction.OUTBOUND,
-                                     role=role, caller_number=caller_id_number,
-                                     callee_number=destination, switch="asterisk"))  # fmt: skip
+        await self._emit(
+            CallOffered(
+                call_id=call_id,
+                leg_id=leg_id,
+                direction=Direction.OUTBOUND,
+                role=role,
+                caller_number=caller_id_number,
+                callee_number=destination,
+                switch="asterisk",
+            )
+        )
         try:
             await self.ari.post(f"/channels/{leg_id}/dial", timeout=timeout)
         except (CommandRejected, NoSuchCall) as exc:
@@ -405,9 +429,12 @@ class AsteriskDriver:
                 await self._quiet_hangup(other)
         await self.ari.post(f"/channels/{leg_id}/ring")
         await self.originate(
-            leg_id=uuid.uuid4().hex, destination=destination, kind=kind,
-            variables={"CC_CALL_ID": leg.call_id}, join_bridge=bridge_id,
-        )  # fmt: skip
+            leg_id=uuid.uuid4().hex,
+            destination=destination,
+            kind=kind,
+            variables={"CC_CALL_ID": leg.call_id},
+            join_bridge=bridge_id,
+        )
 
     async def list_legs(self) -> list[LegSnapshot]:
         channels = await self.ari.get("/channels") or []
@@ -415,7 +442,15 @@ class AsteriskDriver:
         for raw in channels:
             ch = Channel.from_json(raw)
             if ch.id in self.legs:
-                out.append(LegSnapshot(ch.id, ch.state.lower(), ch.caller_number, ch.exten,
-                                       ch.name, self.legs[ch.id].bridge_id,
-                                       ch.creationtime or time.time()))  # fmt: skip
+                out.append(
+                    LegSnapshot(
+                        ch.id,
+                        ch.state.lower(),
+                        ch.caller_number,
+                        ch.exten,
+                        ch.name,
+                        self.legs[ch.id].bridge_id,
+                        ch.creationtime or time.time(),
+                    )
+                )
         return out

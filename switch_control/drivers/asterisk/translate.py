@@ -106,23 +106,30 @@ def simple(ev: AriEvent, leg: LegInfo) -> Event | None:
         return None
     if t == "ChannelDtmfReceived":
         dur = ev.raw.get("duration_ms", 0)
-        return DtmfReceived(call_id=leg.call_id, leg_id=leg.leg_id, digit=ev.get("digit"),
-                            duration_ms=dur if isinstance(dur, int) else 0, at=at)  # fmt: skip
+        return DtmfReceived(
+            call_id=leg.call_id,
+            leg_id=leg.leg_id,
+            digit=ev.get("digit"),
+            duration_ms=dur if isinstance(dur, int) else 0,
+            at=at,
+        )
     if t == "ChannelEnteredBridge":
         leg.bridge_id = ev.get("bridge", "id")
         return CallBridged(call_id=leg.call_id, leg_id=leg.leg_id, bridge_id=leg.bridge_id, at=at)
     if t == "ChannelLeftBridge":
         leg.bridge_id = ""
-        return CallUnbridged(call_id=leg.call_id, leg_id=leg.leg_id,
-                             bridge_id=ev.get("bridge", "id"), at=at)  # fmt: skip
+        return CallUnbridged(
+            call_id=leg.call_id, leg_id=leg.leg_id, bridge_id=ev.get("bridge", "id"), at=at
+        )
     if t == "ChannelDestroyed":
         code = ev.raw.get("cause")
         code = code if isinstance(code, int) else None
         cause = cause_from_q850(code)
         if cause is HangupCause.UNKNOWN and code == 0:
             cause = HangupCause.NORMAL_CLEARING
-        return CallEnded(call_id=leg.call_id, leg_id=leg.leg_id, cause=cause,
-                         cause_code=code or 0, at=at)  # fmt: skip
+        return CallEnded(
+            call_id=leg.call_id, leg_id=leg.leg_id, cause=cause, cause_code=code or 0, at=at
+        )
     return None
 
 
@@ -133,8 +140,12 @@ def playback_finished(ev: AriEvent, legs: dict[str, LegInfo]) -> PlaybackFinishe
     leg = legs.get(target.removeprefix("channel:"))
     if leg is None:
         return None
-    return PlaybackFinished(call_id=leg.call_id, leg_id=leg.leg_id,
-                            playback_id=ev.get("playback", "id"), at=ev.timestamp)  # fmt: skip
+    return PlaybackFinished(
+        call_id=leg.call_id,
+        leg_id=leg.leg_id,
+        playback_id=ev.get("playback", "id"),
+        at=ev.timestamp,
+    )
 
 
 def recording_finished(

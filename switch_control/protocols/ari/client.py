@@ -192,9 +192,11 @@ class AriClient:
             session = self._ensure_session()
             try:
                 async with session.ws_connect(
-                    self._ws_url(), heartbeat=20.0, max_msg_size=16 * 1024 * 1024,
+                    self._ws_url(),
+                    heartbeat=20.0,
+                    max_msg_size=16 * 1024 * 1024,
                     timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-                ) as ws:  # fmt: skip
+                ) as ws:
                     if self.last_error:
                         logger.info("ARI events reconnected to %s", self.config.url)
                     self.last_error = ""
@@ -222,8 +224,9 @@ class AriClient:
                 # one clear line per distinct failure, not a traceback per retry
                 logger.warning(
                     "ARI events at %s unavailable: %s; retrying with backoff",
-                    self.config.url, reason,
-                )  # fmt: skip
+                    self.config.url,
+                    reason,
+                )
             self.last_error = reason
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.config.backoff_max)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from switch_control.errors import (
     CommandRejected,
@@ -19,18 +20,24 @@ __all__ = [
     "is_error_reply",
 ]
 
+if TYPE_CHECKING:
+    from .message import EslMessage
+
 
 class EslProtocolError(SwitchControlError, ValueError):
     """FreeSWITCH (or whatever is on the other end) sent bytes that are not valid ESL.
 
     Raised by :class:`~switch_control.protocols.esl.parser.EslParser`; once raised
     the parser is unusable (the framing is lost) and the connection must be closed.
-    ``offset`` is the stream offset (bytes fed so far) where the problem was found.
+    ``offset`` is the stream offset (bytes fed so far) where the problem was found;
+    ``messages`` holds the frames completed by the same ``feed`` call before the
+    problem (they are valid and may still be dispatched).
     """
 
     def __init__(self, message: str, offset: int | None = None) -> None:
         super().__init__(message if offset is None else f"{message} (at stream offset {offset})")
         self.offset = offset
+        self.messages: list[EslMessage] = []
 
 
 class EslAuthenticationError(CommandRejected):

@@ -44,6 +44,7 @@ from __future__ import annotations
 import binascii
 import json
 import re
+from itertools import repeat
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -134,21 +135,22 @@ class EslParser:
         if not data:
             return []
         chunk = bytes(data) if not isinstance(data, bytes) else data
-        if self._rest_size:
-            if not self._enough(chunk):
-                return []
-            self._rest.append(chunk)
-            chunk = b"".join(self._rest)
-            self._rest.clear()
-            self._rest_size = 0
         out: list[EslMessage] = []
         try:
+            if self._rest_size:
+                if not self._enough(chunk):
+                    return out
+                self._rest.append(chunk)
+                chunk = b"".join(self._rest)
+                self._rest.clear()
+                self._rest_size = 0
             self._parse(chunk, out)
         except EslProtocolError as exc:
-            exc.messages = out  # type: ignore[attr-defined]
+            exc.messages = out
             self._failed = exc
             self._rest.clear()
             self._rest_size = 0
+            self._pending_headers = None
             raise
         return out
 
@@ -247,7 +249,7 @@ class EslParser:
                             body = json.dumps(body, ensure_ascii=False)
                         event = EslEvent(obj, body, "json")
                     else:
-                        event = self._plain_event(data[start : start + length], base + start)
+                        event = self._plain_event(data, start, start + length, base + start)
                     append(EslMessage(hdrs, None, event))
                     pos = start + length
                     continue
@@ -287,7 +289,7 @@ class EslParser:
             event = self._json_event(view[start : start + length], base + start)
             return EslMessage(headers, None, event)
         if ct == CT_EVENT_PLAIN:
-            event = self._plain_event(data[start : start + length], base + start)
+            event = self._plain_event(data, start, start + length, base + start)
             return EslMessage(headers, None, event)
         return EslMessage(headers, self._text(data[start : start + length], base + start))
 
@@ -307,81 +309,97 @@ class EslParser:
         return length
 
     def _outer_headers(self, block: bytes, offset: int) -> dict[str, str]:
-        return self._header_lines(self._text(block, offset), offset, skip_empty=False)
+        return self._header_lines(self._text(block, offset), offset)
 
-    def _header_lines(self, text: str, offset: int, *, skip_empty: bool) -> dict[str, str]:
+    def _header_lines(self, text: str, offset: int, *, plain_event: bool = False) -> dict[str, str]:
+        """Line-by-line header parsing (outer headers; slow path of plain events).
+
+        Outer headers: the value is url-decoded (libesl does the same).  Plain
+        event headers: the whole line is url-decoded, then split at the first
+        ``": "`` (same result as the fast path), empty lines are skipped.
+        """
         headers: dict[str, str] = {}
         errors = self._errors
         for line in text.split("\n"):
+            if plain_event:
+                if not line:
+                    continue
+                if "%" in line:
+                    line = self._unquote(line, offset)
             name, sep, value = line.partition(": ")
             if not sep:
-                if not line and skip_empty:
-                    continue
                 name, sep, value = line.partition(":")
                 if not sep:
                     self._fail(f"header line without colon: {line[:80]!r}", offset)
                 value = value.lstrip(" ")
             if not name:
                 self._fail(f"header line without name: {line[:80]!r}", offset)
-            if "%" in value:
-                try:
-                    value = unquote(value, errors=errors)
-                except UnicodeDecodeError as exc:
-                    raise EslProtocolError(
-                        f"invalid UTF-8 in url-encoded header {name[:80]!r}: {exc.reason}", offset
-                    ) from None
+            if not plain_event and "%" in value:
+                value = self._unquote(value, offset, errors)
             headers[name] = value
         return headers
 
-    def _plain_event(self, raw: bytes, offset: int) -> EslEvent:
-        sep = raw.find(b"\n\n")
-        head = raw if sep < 0 else raw[:sep]
-        headers = self._plain_headers(head, offset)
+    def _unquote(self, text: str, offset: int, errors: str | None = None) -> str:
+        try:
+            return unquote(text, errors=errors or self._errors)
+        except UnicodeDecodeError as exc:
+            raise EslProtocolError(
+                f"invalid UTF-8 in url-encoded header: {exc.reason}", offset
+            ) from None
+
+    def _plain_event(self, data: bytes, start: int, end: int, offset: int) -> EslEvent:
+        """Parse the plain event in ``data[start:end]``."""
+        sep = data.find(b"\n\n", start, end)
+        head_end = end if sep < 0 else sep
+        if head_end > start and data[head_end - 1] == 10:
+            head_end -= 1
+        headers = self._plain_headers(data[start:head_end], offset)
         body: str | None = None
         if sep >= 0:
-            rest_start = sep + 2
+            rest = sep + 2
             inner = headers.get("Content-Length")
             if inner is not None:
                 length = self._content_length(inner, offset)
-                if length > len(raw) - rest_start:
-                    self._fail(f"event body Content-Length {length} exceeds the event size", offset)
-                body = self._text(raw[rest_start : rest_start + length], offset + rest_start)
-            elif rest_start < len(raw) and raw[rest_start:].strip(b"\n"):
-                body = self._text(raw[rest_start:], offset + rest_start)
+                if length > end - rest:
+                    self._fail(f"event body Content-Length {length} exceeds the event", offset)
+                body = self._text(data[rest : rest + length], offset + rest - start)
+            elif rest < end and data[rest:end].strip(b"\n"):
+                body = self._text(data[rest:end], offset + rest - start)
         return EslEvent(headers, body, "plain")
 
     def _plain_headers(self, head: bytes, offset: int) -> dict[str, str]:
-        if head.endswith(b"\n"):
-            head = head[:-1]
-        if b"%" not in head:
-            return self._header_lines(self._text(head, offset), offset, skip_empty=True)
-        if b"=" in head or b"\x00" in head or b"%00" in head or _BAD_PERCENT.search(head):
-            return self._header_lines(self._text(head, offset), offset, skip_empty=True)
-        # Fast path: decode every escape in one C call.  binascii.a2b_qp decodes
-        # "=XX" escapes; the checks above guarantee there is no "=" to confuse it and
-        # that every "%" starts a valid escape.  Encoded newlines are parked on NUL
-        # (absent from the input) so they cannot split lines, then restored.
-        protect = b"%0A" in head or b"%0a" in head
+        raw = head
+        protect = False
+        if b"%" in head:
+            if b"=" in head or b"\x00" in head or b"%00" in head or _BAD_PERCENT.search(head):
+                return self._header_lines(self._text(raw, offset), offset, plain_event=True)
+            # Decode every escape in one C call: binascii.a2b_qp decodes "=XX"; the
+            # checks above guarantee there is no "=" to confuse it and that every "%"
+            # starts a valid escape.  Encoded newlines are parked on NUL (absent from
+            # the input) so that they cannot split lines, and restored below.
+            protect = b"%0A" in head or b"%0a" in head
+            if protect:
+                head = head.replace(b"%0A", b"\x00").replace(b"%0a", b"\x00")
+            head = binascii.a2b_qp(head.replace(b"%", b"="))
+        text = self._text(head, offset)
+        try:
+            # Build the dict in C; a line without ": " makes dict() raise ValueError.
+            headers = dict(map(str.split, text.split("\n"), repeat(": "), repeat(1)))
+        except ValueError:
+            return self._header_lines(self._text(raw, offset), offset, plain_event=True)
+        if "" in headers:
+            return self._header_lines(self._text(raw, offset), offset, plain_event=True)
         if protect:
-            head = head.replace(b"%0A", b"\x00").replace(b"%0a", b"\x00")
-        text = self._text(binascii.a2b_qp(head.replace(b"%", b"=")), offset)
-        headers: dict[str, str] = {}
-        for line in text.split("\n"):
-            name, sep, value = line.partition(": ")
-            if not sep:
-                if not line:
-                    continue
-                name, sep, value = line.partition(":")
-                if not sep:
-                    self._fail(f"header line without colon: {line[:80]!r}", offset)
-                value = value.lstrip(" ")
-            if not name:
-                self._fail(f"header line without name: {line[:80]!r}", offset)
-            headers[name] = value
-        if protect:
-            for name, value in headers.items():
-                if "\x00" in value:
-                    headers[name] = value.replace("\x00", "\n")
+            pos = text.find("\x00")
+            while pos >= 0:
+                line_start = text.rfind("\n", 0, pos) + 1
+                colon = text.find(": ", line_start)
+                if colon > pos:  # an encoded newline inside a header name
+                    return self._header_lines(self._text(raw, offset), offset, plain_event=True)
+                name = text[line_start:colon]
+                headers[name] = headers[name].replace("\x00", "\n")
+                line_end = text.find("\n", pos)
+                pos = -1 if line_end < 0 else text.find("\x00", line_end)
         return headers
 
     def _json_event(self, raw: memoryview, offset: int) -> EslEvent:

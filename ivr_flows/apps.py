@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class IvrFlowsConfig(AppConfig):
+    name = "ivr_flows"

@@ -1,0 +1,1 @@
+"""Knowledge base (KB-1..3). Not built yet."""

@@ -1,0 +1,264 @@
+"""The controller process: composition root (DESIGN.md "Processes").
+
+Owns the switch connection (a ``CallControl`` driver), the command consumer on
+``callctl:commands``, the event publisher to ``callctl:events``, live call state in Redis,
+the default call policy and a heartbeat/status key the web's status page reads. No Django
+here: ``manage.py run_controller`` builds a ``ControllerConfig`` from settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from . import contract as c
+from .bus import COMMANDS_STREAM, EVENTS_STREAM, Bus, Consumer
+from .callcontrol import CallControl
+from .engine.calls import CallPhase, CallState, apply
+from .engine.policy import PolicyConfig, decide
+from .errors import SwitchUnavailable
+from .executor import Executor
+from .supervise import supervise
+
+logger = logging.getLogger(__name__)
+
+STATUS_PREFIX = "callctl:status:"
+CALL_PREFIX = "callctl:call:"
+LIVE_CALLS = "callctl:calls"
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    name: str = "controller-1"
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    heartbeat_s: float = 2.0
+    status_ttl_s: int = 10
+    drain_timeout_s: float = 10.0
+
+
+class Controller:
+    def __init__(
+        self, config: ControllerConfig, driver: CallControl, bus: Bus, redis: aioredis.Redis
+    ) -> None:
+        self.config = config
+        self.driver = driver
+        self.bus = bus
+        self.redis = redis
+        self.executor = Executor(driver, self.on_driver_event)
+        self.calls: dict[str, CallState] = {}
+        self.consumer = Consumer(
+            bus,
+            stream=COMMANDS_STREAM,
+            group="controller",
+            name=config.name,
+            handler=self.handle_command,
+            kind=c.Command,
+            ledger=True,
+            transient=(SwitchUnavailable, RedisError),
+        )
+        self._outbox: asyncio.Queue[tuple[c.Event, CallState | None]] = asyncio.Queue()
+        self._call_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self.started_at = time.time()
+        self.events_published = 0
+        self.redis_ok = True
+
+    # ------------------------------------------------------------------ lifecycle
+    def stop(self) -> None:
+        logger.info("controller %s stopping (draining)", self.config.name)
+        self._stop.set()
+        self.consumer.stop()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        await self._load_state()
+        self._tasks = [
+            asyncio.create_task(supervise("publisher", self._publisher), name="publisher"),
+            asyncio.create_task(
+                supervise("commands", self.consumer.run, stop=self._stop), name="commands"
+            ),
+            asyncio.create_task(supervise("heartbeat", self._heartbeat), name="heartbeat"),
+        ]
+        await self.driver.start(self.on_driver_event)
+        await self._stop.wait()
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        commands = self._tasks[1]
+        try:
+            await asyncio.wait_for(asyncio.shield(commands), self.config.drain_timeout_s)
+        except TimeoutError:
+            logger.warning("command in hand did not finish in time; it will be redelivered")
+        for t in self._background:
+            t.cancel()
+        await self.driver.close()
+        deadline = time.monotonic() + 5
+        while not self._outbox.empty() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(RedisError):
+            await self.redis.delete(STATUS_PREFIX + self.config.name)
+        logger.info("controller %s stopped", self.config.name)
+
+    # ------------------------------------------------------------------ state
+    async def _load_state(self) -> None:
+        """Live calls persisted by the previous process (SW-4)."""
+        while True:
+            try:
+                ids = await self.redis.smembers(LIVE_CALLS)
+                break
+            except RedisError as exc:
+                logger.warning("Redis unavailable (%s); retrying", exc)
+                await asyncio.sleep(1)
+        if not ids:
+            return
+        keys = [CALL_PREFIX + (i.decode() if isinstance(i, bytes) else i) for i in ids]
+        for raw in await self.redis.mget(keys):
+            if raw:
+                st = CallState.from_json(raw if isinstance(raw, bytes) else raw.encode())
+                self.calls[st.call_id] = st
+        restore = getattr(self.driver, "restore_calls", None)
+        if restore is not None:
+            await restore(list(self.calls.values()))
+        logger.info("restored %d live calls from Redis", len(self.calls))
+
+    # ------------------------------------------------------------------ events
+    async def on_driver_event(self, event: c.Event) -> None:
+        """Every event from the driver: fold into call state, publish, apply the policy."""
+        call_id = getattr(event, "call_id", "")
+        before = self.calls.get(call_id) if call_id else None
+        after = apply(before, event) if call_id else None
+        if after is not None:
+            if after.phase is CallPhase.ENDED:
+                self.calls.pop(call_id, None)
+            else:
+                self.calls[call_id] = after
+        await self.executor.on_event(event)
+        self._outbox.put_nowait((event, after))
+        if after is not None:
+            cmds = decide(before, after, event, self.config.policy)
+            if cmds:
+                self._spawn(self._run_batch(call_id, cmds))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _run_batch(self, call_id: str, cmds: Sequence[c.Command]) -> None:
+        async with self._call_locks[call_id]:
+            for cmd in cmds:
+                try:
+                    if not await self.executor.run_reporting(cmd):
+                        if isinstance(cmd, c.AnswerCall | c.Bridge):
+                            break  # the rest depends on it
+                except SwitchUnavailable as exc:
+                    logger.warning("[call %s] %s not run: %s", call_id, cmd.TYPE, exc)
+                    break
+        if call_id not in self.calls:
+            self._call_locks.pop(call_id, None)
+
+    async def _publisher(self) -> None:
+        """Drain the outbox into Redis: the event stream and the live call state, in one
+        pipeline per batch. On a Redis failure the batch is retried, never dropped."""
+        while True:
+            batch = [await self._outbox.get()]
+            while not self._outbox.empty() and len(batch) < 500:
+                batch.append(self._outbox.get_nowait())
+            delay = 0.2
+            while True:
+                try:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for event, state in batch:
+                            pipe.xadd(
+                                EVENTS_STREAM,
+                                {b"m": c.encode(event)},
+                                maxlen=1_000_000,
+                                approximate=True,
+                            )
+                            if state is None:
+                                continue
+                            key = CALL_PREFIX + state.call_id
+                            if state.phase is CallPhase.ENDED:
+                                pipe.delete(key)
+                                pipe.srem(LIVE_CALLS, state.call_id)
+                            else:
+                                pipe.set(key, state.to_json())
+                                pipe.sadd(LIVE_CALLS, state.call_id)
+                        await pipe.execute()
+                    if not self.redis_ok:
+                        logger.info("Redis is back; publishing resumed")
+                    self.redis_ok = True
+                    self.events_published += len(batch)
+                    break
+                except RedisError as exc:
+                    if self.redis_ok:
+                        logger.warning("Redis unavailable (%s); holding %d events", exc, len(batch))
+                    self.redis_ok = False
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+
+    # ------------------------------------------------------------------ commands
+    async def handle_command(self, message: c.Message, in_flight: bool) -> None:
+        assert isinstance(message, c.Command)
+        new_leg = getattr(message, "new_leg_id", "") or (
+            message.leg_id if isinstance(message, c.Originate) else ""
+        )
+        if in_flight and new_leg and await self.driver.leg_existed(new_leg):
+            logger.warning(
+                "%s %s was executed before the restart; not repeated", message.TYPE, message.id
+            )
+            return
+        call_id = getattr(message, "call_id", "") or "-"
+        logger.info("[call %s] command %s %s", call_id, message.TYPE, message.id)
+        await self.executor.run_reporting(message)
+
+    # ------------------------------------------------------------------ status
+    async def status(self) -> dict[str, Any]:
+        info = await self.driver.info()
+        return {
+            "name": self.config.name,
+            "pid": os.getpid(),
+            "switch": info.kind,
+            "version": info.version,
+            "connected": info.connected,
+            "calls": len(self.calls),
+            "legs": info.calls,
+            "started_at": self.started_at,
+            "heartbeat_at": time.time(),
+            "commands_handled": self.consumer.stats.handled,
+            "commands_duplicate": self.consumer.stats.duplicates,
+            "dead_lettered": self.consumer.stats.dead_lettered,
+            "events_published": self.events_published,
+        }
+
+    async def _heartbeat(self) -> None:
+        while True:
+            try:
+                await self.redis.set(
+                    STATUS_PREFIX + self.config.name,
+                    orjson.dumps(await self.status()),
+                    ex=self.config.status_ttl_s,
+                )
+            except RedisError as exc:
+                logger.debug("heartbeat not written: %s", exc)
+            await asyncio.sleep(self.config.heartbeat_s)

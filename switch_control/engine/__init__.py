@@ -1,0 +1,1 @@
+"""Pure call logic (no I/O, no Django): the call state machine and the default policy."""

@@ -1,0 +1,140 @@
+"""Runs contract commands on a ``CallControl`` (the controller's command side).
+
+Translation only: which driver call a command becomes, and how a failure is reported
+(``CommandFailed`` event with the error class and reason). Commands a driver does not
+support yet are rejected with a clear reason, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from . import contract as c
+from .callcontrol import CallControl
+from .errors import CommandRejected, NoSuchCall, SwitchControlError
+
+logger = logging.getLogger(__name__)
+
+Emit = Callable[[c.Event], Awaitable[None]]
+
+
+class Executor:
+    def __init__(self, driver: CallControl, emit: Emit) -> None:
+        self.driver = driver
+        self.emit = emit
+        self._playbacks: dict[str, asyncio.Future[None]] = {}
+
+    async def on_event(self, event: c.Event) -> None:
+        """Feed driver events (to finish ``PlayPrompt(wait=True)``)."""
+        if isinstance(event, c.PlaybackFinished):
+            fut = self._playbacks.pop(event.playback_id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+        elif isinstance(event, c.CallEnded):
+            for pid, fut in list(self._playbacks.items()):
+                if pid.startswith(event.leg_id + ":") and not fut.done():
+                    fut.set_result(None)
+
+    async def run(self, cmd: c.Command) -> None:
+        """Execute; raise ``SwitchControlError`` subclasses on failure."""
+        d = self.driver
+        match cmd:
+            case c.AnswerCall():
+                await d.answer(cmd.leg_id)
+            case c.Hangup():
+                await d.hangup(cmd.leg_id, cmd.cause)
+            case c.PlayPrompt():
+                if cmd.wait:
+                    pid = f"{cmd.leg_id}:{cmd.playback_id or cmd.id}"
+                    fut = asyncio.get_running_loop().create_future()
+                    self._playbacks[pid] = fut
+                    try:
+                        await d.play(cmd.leg_id, cmd.media, pid)
+                        await asyncio.wait_for(fut, 120)
+                    finally:
+                        self._playbacks.pop(pid, None)
+                else:
+                    await d.play(cmd.leg_id, cmd.media, cmd.playback_id)
+            case c.CollectDigits():
+                digits, timed_out = await d.collect_digits(
+                    cmd.leg_id,
+                    prompt=cmd.prompt,
+                    max_digits=cmd.max_digits,
+                    terminator=cmd.terminator,
+                    first_digit_timeout=cmd.first_digit_timeout,
+                    inter_digit_timeout=cmd.inter_digit_timeout,
+                    overall_timeout=cmd.overall_timeout,
+                )
+                await self.emit(
+                    c.DigitsCollected(
+                        call_id="",
+                        leg_id=cmd.leg_id,
+                        command_id=cmd.id,
+                        digits=digits,
+                        timed_out=timed_out,
+                    )
+                )
+            case c.Record():
+                await d.record(
+                    name=cmd.name,
+                    leg_id=cmd.leg_id,
+                    bridge_id=cmd.bridge_id,
+                    fmt=cmd.format,
+                    max_duration=cmd.max_duration,
+                    beep=cmd.beep,
+                )
+            case c.StopRecording():
+                await d.stop_recording(cmd.name)
+            case c.Bridge():
+                await d.bridge(cmd.leg_ids, cmd.bridge_id)
+            case c.Originate():
+                variables = dict(cmd.variables)
+                if cmd.call_id:
+                    variables.setdefault("CC_CALL_ID", cmd.call_id)
+                await d.originate(
+                    leg_id=cmd.leg_id,
+                    destination=cmd.destination,
+                    kind=cmd.kind,
+                    caller_id_number=cmd.caller_id_number,
+                    caller_id_name=cmd.caller_id_name,
+                    timeout=cmd.timeout,
+                    variables=variables,
+                    join_bridge=cmd.bridge_id,
+                )
+            case c.Transfer(mode=c.TransferMode.BLIND):
+                await d.blind_transfer(cmd.leg_id, cmd.destination, cmd.kind)
+            case c.Hold():
+                await d.hold(cmd.leg_id)
+            case c.Unhold():
+                await d.unhold(cmd.leg_id)
+            case _:
+                raise CommandRejected(f"{cmd.TYPE} is not supported by the {d.kind} driver yet")
+
+    async def run_reporting(self, cmd: c.Command) -> bool:
+        """Execute; report a failure as a ``CommandFailed`` event instead of raising
+        (except ``SwitchUnavailable``, which the caller retries)."""
+        try:
+            await self.run(cmd)
+            return True
+        except (NoSuchCall, CommandRejected) as exc:
+            logger.warning("%s %s failed: %s", cmd.TYPE, cmd.id, exc)
+            await self.emit(
+                c.CommandFailed(
+                    command_id=cmd.id,
+                    command_type=cmd.TYPE,
+                    error=exc.__class__.__name__,
+                    reason=str(exc),
+                )
+            )
+            return False
+        except TimeoutError:
+            await self.emit(
+                c.CommandFailed(
+                    command_id=cmd.id, command_type=cmd.TYPE, error="Timeout", reason="timed out"
+                )
+            )
+            return False
+        except SwitchControlError:
+            raise

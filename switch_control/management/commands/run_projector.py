@@ -1,0 +1,64 @@
+"""``manage.py run_projector``: ``callctl:events`` -> CDR rows, idempotently (RPT-1)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+from asgiref.sync import sync_to_async
+from django.core.management.base import BaseCommand
+from django.db import InterfaceError, OperationalError, close_old_connections
+from redis.exceptions import RedisError
+
+from reports.projector import project
+from switch_control import contract as c
+from switch_control.bus import EVENTS_STREAM, Consumer
+from switch_control.wiring import make_bus, redis_client
+
+
+def _project(event: c.Event) -> bool:
+    close_old_connections()
+    return project(event)
+
+
+class Command(BaseCommand):
+    help = "Project call events from Redis into CDR rows (Call, CallLeg)."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--name", default="projector-1")
+
+    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+        asyncio.run(self._main(opts["name"]))
+
+    async def _main(self, name: str) -> None:
+        client = redis_client()
+        project_async = sync_to_async(_project, thread_sensitive=True)
+
+        async def handler(message: c.Message, in_flight: bool) -> None:
+            assert isinstance(message, c.Event)
+            await project_async(message)
+
+        consumer = Consumer(
+            make_bus(client),
+            stream=EVENTS_STREAM,
+            group="projector",
+            name=name,
+            handler=handler,
+            kind=c.Event,
+            transient=(OperationalError, InterfaceError, RedisError),
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, consumer.stop)
+        try:
+            while True:
+                try:
+                    await consumer.run()
+                    break
+                except RedisError as exc:
+                    self.stderr.write(f"projector: Redis unavailable ({exc}); retrying\n")
+                    await asyncio.sleep(1)
+        finally:
+            await client.aclose()

@@ -1,0 +1,37 @@
+"""Supervised asyncio tasks: a task that crashes is logged and restarted with backoff;
+the process never dies from one bad task (DESIGN.md, controller)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+logger = logging.getLogger(__name__)
+
+
+async def supervise(
+    name: str,
+    factory: Callable[[], Awaitable[None]],
+    *,
+    backoff_initial: float = 0.5,
+    backoff_max: float = 30.0,
+    stop: asyncio.Event | None = None,
+) -> None:
+    backoff = backoff_initial
+    while stop is None or not stop.is_set():
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await factory()
+            if stop is None or stop.is_set():
+                return
+            logger.warning("task %s returned; restarting", name)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("task %s crashed; restarting in %.1fs", name, backoff)
+        if loop.time() - started > 60:
+            backoff = backoff_initial
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, backoff_max)

@@ -1,0 +1,52 @@
+"""Builds drivers and the bus from Django settings (used by the management commands)."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+from django.conf import settings
+
+from .bus import RedisBus
+from .callcontrol import CallControl
+from .daemon import ControllerConfig
+from .engine.policy import PolicyConfig
+
+
+def make_driver(kind: str | None = None) -> CallControl:
+    kind = kind or settings.SWITCH_KIND
+    if kind == "asterisk":
+        from .drivers.asterisk import AsteriskDriver
+        from .protocols.ari import AriClient, AriConfig
+
+        if not settings.ARI_PASSWORD:
+            raise SystemExit("ARI_PASSWORD is not set: the controller cannot log in to ARI")
+        ari = AriClient(
+            AriConfig(
+                settings.ARI_URL,
+                settings.ARI_USER,
+                settings.ARI_PASSWORD,
+                app=settings.ARI_APP,
+                subscribe_all=True,
+            )
+        )
+        return AsteriskDriver(ari)
+    if kind == "fake":
+        from .drivers.fake import FakeDriver
+
+        return FakeDriver()
+    raise SystemExit(f"SWITCH_KIND={kind!r} is not supported (asterisk, fake)")
+
+
+def redis_client() -> aioredis.Redis:
+    return aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=False)
+
+
+def make_bus(client: aioredis.Redis) -> RedisBus:
+    return RedisBus(client)
+
+
+def controller_config() -> ControllerConfig:
+    welcome = tuple(x for x in settings.WELCOME_PROMPT.split(",") if x)
+    return ControllerConfig(
+        name=settings.CONTROLLER_NAME,
+        policy=PolicyConfig(welcome=welcome, agents=tuple(settings.DEFAULT_AGENT_EXTENSIONS)),
+    )

@@ -1,0 +1,1 @@
+"""Work orders (WO-1..4). Not built yet."""
