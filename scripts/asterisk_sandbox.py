@@ -31,6 +31,7 @@ import urllib.request
 from base64 import b64encode
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -360,24 +361,8 @@ class AsteriskSandbox:
             check=True,
             capture_output=True,
         )
-        log = open(Path(self._tmp) / "asterisk.out", "wb")
-        self.proc = subprocess.Popen(
-            [
-                "chroot",
-                str(root),
-                "/usr/sbin/asterisk",
-                "-f",
-                "-n",
-                "-U",
-                "asterisk",
-                "-G",
-                "asterisk",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with open(Path(self._tmp) / "asterisk.out", "wb") as log:
+            self.proc = self._spawn(root, log)
         info.pid = self.proc.pid
         self.info = info
         try:
@@ -387,6 +372,15 @@ class AsteriskSandbox:
             raise
         logger.info("sandbox Asterisk up in %.1fs (pid %d)", time.monotonic() - t0, info.pid)
         return info
+
+    @staticmethod
+    def _spawn(root: Path | str, log: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            ["chroot", str(root), "/usr/sbin/asterisk", "-f", "-n", "-U", "asterisk",
+             "-G", "asterisk"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
 
     def cli(self, command: str, timeout: float = 15.0) -> str:
         assert self.info is not None
@@ -442,24 +436,8 @@ class AsteriskSandbox:
     def restart(self, timeout: float = 60.0) -> None:
         assert self.info is not None and self._tmp is not None
         self.kill()
-        log = open(Path(self._tmp) / "asterisk.out", "ab")
-        self.proc = subprocess.Popen(
-            [
-                "chroot",
-                self.info.root,
-                "/usr/sbin/asterisk",
-                "-f",
-                "-n",
-                "-U",
-                "asterisk",
-                "-G",
-                "asterisk",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with open(Path(self._tmp) / "asterisk.out", "ab") as log:
+            self.proc = self._spawn(self.info.root, log)
         self.info.pid = self.proc.pid
         self._wait_ready(timeout)
 

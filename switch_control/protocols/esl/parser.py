@@ -137,7 +137,7 @@ class EslParser:
         chunk = bytes(data) if not isinstance(data, bytes) else data
         out: list[EslMessage] = []
         try:
-            if self._rest_size:
+            if self._rest_size or self._pending_headers is not None:
                 if not self._enough(chunk):
                     return out
                 self._rest.append(chunk)
