@@ -214,9 +214,9 @@ def agents_conf(agents: tuple[str, ...]) -> str:
 SANDBOX_DIALPLAN = """
 ; counts executions, for exactly-once tests: originate Local/<id>@cc-count
 [cc-count]
-exten => _X.,1,Set(GLOBAL(CC_COUNT)=$[${CC_COUNT} + 1])
+exten => _X!,1,Set(GLOBAL(CC_COUNT)=$[0${CC_COUNT} + 1])
  same => n,Hangup()
-exten => _[a-z].,1,Set(GLOBAL(CC_COUNT)=$[${CC_COUNT} + 1])
+exten => _[a-z].,1,Set(GLOBAL(CC_COUNT)=$[0${CC_COUNT} + 1])
  same => n,Hangup()
 
 ; (a) of the benchmark: dialplan-only answer + hangup

@@ -54,5 +54,3 @@ def run_projector_until_idle(redis_url: str, timeout: float = 10.0) -> int:
         return consumer.stats.handled
 
     return asyncio.run(main())
-
-

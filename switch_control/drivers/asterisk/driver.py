@@ -1,8 +1,8 @@
 """``CallControl`` on Asterisk through ARI (SW-1, SW-2, SW-3, SW-4, REC-1).
 
 Every call we handle sits in the Stasis app (``asterisk_conf/extensions.conf``). Legs we
-dial are created in the app (``POST /channels/create`` + ``/dial``) so every event of theirs
-reaches us from the first ring. The customer call id and the leg role travel on the channel
+dial are originated into the app (``POST /channels`` with our own channel id) and, with
+``subscribeAll``, every event of theirs reaches us from the first ring. The customer call id and the leg role travel on the channel
 itself (``CC_CALL_ID``/``CC_ROLE``, exported through ari.conf ``channelvars``) so a restarted
 controller rebuilds its leg table from ``GET /channels`` alone.
 """
@@ -37,6 +37,12 @@ from . import translate as tr
 from .translate import LegInfo
 
 logger = logging.getLogger(__name__)
+
+
+def marker(leg_id: str) -> str:
+    """Global variable set by a leg's creation (cleared when we see it destroyed)."""
+    return "CC_LEG_" + "".join(ch if ch.isalnum() else "_" for ch in leg_id)
+
 
 MEDIA_SCHEMES = ("sound", "recording", "number", "digits", "characters", "tone")
 
@@ -74,6 +80,7 @@ class AsteriskDriver:
         self.legs: dict[str, LegInfo] = {}
         self.bridges: dict[str, str] = {}  # bridge id -> call id
         self._collectors: dict[str, asyncio.Queue[str]] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._sink: EventSink | None = None
         self.version = ""
         self.ari.on("StasisStart", self._on_stasis_start)
@@ -196,6 +203,8 @@ class AsteriskDriver:
         if ev.type == "ChannelDestroyed":
             self.legs.pop(ch.id, None)
             self._collectors.pop(ch.id, None)
+            if leg.role is not LegRole.CALLER:
+                self._clear_marker(ch.id)
         event = tr.simple(ev, leg)
         if event is not None:
             await self._emit(event)
@@ -371,18 +380,24 @@ class AsteriskDriver:
             chan_vars["CALLERID(name)"] = caller_id_name
         leg = LegInfo(leg_id, call_id, role, join_bridge=join_bridge)
         self.legs[leg_id] = leg
+        # The switch remembers that this leg was created (AstDB, written by the channel
+        # itself at creation): a command that was in flight when the controller died is
+        # resolved by asking, never by dialling again.
+        chan_vars[f"GLOBAL({marker(leg_id)})"] = "1"
+        caller_id = (
+            f'"{caller_id_name}" <{caller_id_number}>' if caller_id_name else caller_id_number
+        )
         try:
+            # one request: Asterisk dials at once; with subscribeAll we see every event of
+            # the leg from its first ring, and it enters the app when answered
             await self.ari.post(
-                "/channels/create",
-                {"variables": chan_vars},
-                endpoint=self.endpoint(destination, kind),
-                app=self.ari.config.app,
-                appArgs=tr.ARG_DIALED,
-                channelId=leg_id,
-            )
+                "/channels", {"variables": chan_vars},
+                endpoint=self.endpoint(destination, kind), app=self.ari.config.app,
+                appArgs=tr.ARG_DIALED, channelId=leg_id, callerId=caller_id, timeout=timeout,
+            )  # fmt: skip
         except CommandRejected as exc:
             self.legs.pop(leg_id, None)
-            if "already exists" in str(exc) or "409" in str(exc):
+            if "409" in str(exc):  # the same leg id exists: a duplicate command
                 raise
             raise OriginateFailed(HangupCause.SUBSCRIBER_ABSENT.value, str(exc)) from exc
         except BaseException:
@@ -390,23 +405,27 @@ class AsteriskDriver:
             raise
         if join_bridge:
             self.bridges.setdefault(join_bridge, call_id)
-        await self._emit(
-            CallOffered(
-                call_id=call_id,
-                leg_id=leg_id,
-                direction=Direction.OUTBOUND,
-                role=role,
-                caller_number=caller_id_number,
-                callee_number=destination,
-                switch="asterisk",
-            )
-        )
-        try:
-            await self.ari.post(f"/channels/{leg_id}/dial", timeout=timeout)
-        except (CommandRejected, NoSuchCall) as exc:
-            await self._quiet_hangup(leg_id)
-            raise OriginateFailed(HangupCause.NORMAL_TEMPORARY_FAILURE.value, str(exc)) from exc
+        await self._emit(CallOffered(call_id=call_id, leg_id=leg_id, direction=Direction.OUTBOUND,
+                                     role=role, caller_number=caller_id_number,
+                                     callee_number=destination, switch="asterisk"))  # fmt: skip
         return leg_id
+
+    def _clear_marker(self, leg_id: str) -> None:
+        async def clear() -> None:
+            try:
+                await self.ari.post("/asterisk/variable", variable=marker(leg_id), value="")
+            except (CommandRejected, NoSuchCall, SwitchUnavailable) as exc:
+                logger.debug("marker of %s not cleared: %s", leg_id, exc)
+
+        task = asyncio.create_task(clear())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def leg_existed(self, leg_id: str) -> bool:
+        if leg_id in self.legs:
+            return True
+        value = await self.ari.get("/asterisk/variable", variable=marker(leg_id))
+        return str((value or {}).get("value", "")) == "1"
 
     async def _quiet_hangup(self, leg_id: str) -> None:
         try:

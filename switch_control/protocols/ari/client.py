@@ -201,8 +201,10 @@ class AriClient:
                         logger.info("ARI events reconnected to %s", self.config.url)
                     self.last_error = ""
                     backoff = self.config.backoff_initial
-                    self._connected.set()
+                    # hooks (event filter, reconciliation) run before anyone is told
+                    # we are connected; events meanwhile wait in the socket
                     await self._run_hooks(self._on_connect, "on_connect")
+                    self._connected.set()
                     async for msg in ws:
                         if msg.type == aiohttp.WSMsgType.TEXT:
                             await self._dispatch_raw(msg.data)
@@ -215,9 +217,11 @@ class AriClient:
                 reason = f"handshake refused ({exc.status}); check ARI credentials/app"
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 reason = f"{exc.__class__.__name__}: {exc}"
-            if self._connected.is_set():
+            if self._connected.is_set() or not self.last_error:
+                was_connected = self._connected.is_set()
                 self._connected.clear()
-                await self._run_hooks(self._on_disconnect, "on_disconnect")
+                if was_connected:
+                    await self._run_hooks(self._on_disconnect, "on_disconnect")
             if self._closing:
                 break
             if reason != self.last_error:

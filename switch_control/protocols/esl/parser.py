@@ -41,16 +41,20 @@ completed earlier in the same ``feed`` call are attached to the error as
 
 from __future__ import annotations
 
-import binascii
-import json
-import re
-from itertools import repeat
-from typing import Any, Final
-from urllib.parse import unquote
+from typing import Final, NoReturn
 
 import orjson
 from orjson import JSONDecodeError
 
+from .decoding import (
+    content_length,
+    decode_text,
+    header_lines,
+    json_event,
+    json_fallback,
+    plain_event,
+    stringify_values,
+)
 from .errors import EslProtocolError
 from .message import CT_EVENT_JSON, CT_EVENT_PLAIN, EslEvent, EslMessage
 
@@ -63,8 +67,6 @@ _UNICODE_ERRORS: Final = ("strict", "replace", "surrogateescape")
 _CL_PREFIX: Final = b"Content-Length: "
 _CT_JSON_LINE: Final = b"Content-Type: text/event-json"
 _CT_PLAIN_LINE: Final = b"Content-Type: text/event-plain"
-# A "%" that does not start a two-hex-digit escape: such input takes the slow path.
-_BAD_PERCENT: Final = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
 
 class EslParser:
@@ -176,7 +178,7 @@ class EslParser:
         self._rest_size = size
         return False
 
-    def _fail(self, message: str, offset: int | None = None) -> None:
+    def _fail(self, message: str, offset: int | None = None) -> NoReturn:
         raise EslProtocolError(message, offset)
 
     def _parse(self, data: bytes, out: list[EslMessage]) -> None:
@@ -237,30 +239,34 @@ class EslParser:
                         try:
                             obj = loads(view[start : start + length])
                         except JSONDecodeError:
-                            obj = self._json_fallback(view[start : start + length], base + start)
+                            obj = json_fallback(
+                                view[start : start + length], self._errors, base + start
+                            )
                         if type(obj) is not dict:
                             self._fail("JSON event body is not an object", base + start)
                         body = obj.pop("_body", None)
                         try:
                             join(obj.values())  # in C: every value is a str
                         except TypeError:
-                            _stringify_values(obj)
+                            stringify_values(obj)
                         if body is not None and type(body) is not str:
-                            body = json.dumps(body, ensure_ascii=False)
+                            body = orjson.dumps(body).decode()
                         event = EslEvent(obj, body, "json")
                     else:
-                        event = self._plain_event(data, start, start + length, base + start)
+                        event = plain_event(data, start, start + length, self._errors, base + start)
                     append(EslMessage(hdrs, None, event))
                     pos = start + length
                     continue
-            hdrs = self._outer_headers(data[pos:end], base + pos)
+            hdrs = header_lines(
+                decode_text(data[pos:end], self._errors, base + pos), self._errors, base + pos
+            )
             start = end + 2
             cl = hdrs.get("Content-Length")
             if cl is None:
                 append(EslMessage(hdrs))
                 pos = start
                 continue
-            length = self._content_length(cl, base + pos)
+            length = content_length(cl, self.max_body_bytes, base + pos)
             if n - start < length:
                 self._pending_headers = hdrs
                 self._body_need = length
@@ -286,153 +292,11 @@ class EslParser:
     ) -> EslMessage:
         ct = headers.get("Content-Type", "")
         if ct == CT_EVENT_JSON:
-            event = self._json_event(view[start : start + length], base + start)
+            event = json_event(view[start : start + length], self._errors, base + start)
             return EslMessage(headers, None, event)
         if ct == CT_EVENT_PLAIN:
-            event = self._plain_event(data, start, start + length, base + start)
+            event = plain_event(data, start, start + length, self._errors, base + start)
             return EslMessage(headers, None, event)
-        return EslMessage(headers, self._text(data[start : start + length], base + start))
-
-    def _text(self, raw: bytes, offset: int) -> str:
-        try:
-            return raw.decode("utf-8", self._errors)
-        except UnicodeDecodeError as exc:
-            raise EslProtocolError(f"invalid UTF-8: {exc.reason}", offset + exc.start) from None
-
-    def _content_length(self, value: str, offset: int) -> int:
-        text = value.strip()
-        if not text.isascii() or not text.isdigit() or len(text) > 12:
-            self._fail(f"invalid Content-Length {value!r}", offset)
-        length = int(text)
-        if length > self.max_body_bytes:
-            self._fail(f"Content-Length {length} exceeds limit {self.max_body_bytes}", offset)
-        return length
-
-    def _outer_headers(self, block: bytes, offset: int) -> dict[str, str]:
-        return self._header_lines(self._text(block, offset), offset)
-
-    def _header_lines(self, text: str, offset: int, *, plain_event: bool = False) -> dict[str, str]:
-        """Line-by-line header parsing (outer headers; slow path of plain events).
-
-        Outer headers: the value is url-decoded (libesl does the same).  Plain
-        event headers: the whole line is url-decoded, then split at the first
-        ``": "`` (same result as the fast path), empty lines are skipped.
-        """
-        headers: dict[str, str] = {}
-        errors = self._errors
-        for line in text.split("\n"):
-            if plain_event:
-                if not line:
-                    continue
-                if "%" in line:
-                    line = self._unquote(line, offset)
-            name, sep, value = line.partition(": ")
-            if not sep:
-                name, sep, value = line.partition(":")
-                if not sep:
-                    self._fail(f"header line without colon: {line[:80]!r}", offset)
-                value = value.lstrip(" ")
-            if not name:
-                self._fail(f"header line without name: {line[:80]!r}", offset)
-            if not plain_event and "%" in value:
-                value = self._unquote(value, offset, errors)
-            headers[name] = value
-        return headers
-
-    def _unquote(self, text: str, offset: int, errors: str | None = None) -> str:
-        try:
-            return unquote(text, errors=errors or self._errors)
-        except UnicodeDecodeError as exc:
-            raise EslProtocolError(
-                f"invalid UTF-8 in url-encoded header: {exc.reason}", offset
-            ) from None
-
-    def _plain_event(self, data: bytes, start: int, end: int, offset: int) -> EslEvent:
-        """Parse the plain event in ``data[start:end]``."""
-        sep = data.find(b"\n\n", start, end)
-        head_end = end if sep < 0 else sep
-        if head_end > start and data[head_end - 1] == 10:
-            head_end -= 1
-        headers = self._plain_headers(data[start:head_end], offset)
-        body: str | None = None
-        if sep >= 0:
-            rest = sep + 2
-            inner = headers.get("Content-Length")
-            if inner is not None:
-                length = self._content_length(inner, offset)
-                if length > end - rest:
-                    self._fail(f"event body Content-Length {length} exceeds the event", offset)
-                body = self._text(data[rest : rest + length], offset + rest - start)
-            elif rest < end and data[rest:end].strip(b"\n"):
-                body = self._text(data[rest:end], offset + rest - start)
-        return EslEvent(headers, body, "plain")
-
-    def _plain_headers(self, head: bytes, offset: int) -> dict[str, str]:
-        raw = head
-        protect = False
-        if b"%" in head:
-            if b"=" in head or b"\x00" in head or b"%00" in head or _BAD_PERCENT.search(head):
-                return self._header_lines(self._text(raw, offset), offset, plain_event=True)
-            # Decode every escape in one C call: binascii.a2b_qp decodes "=XX"; the
-            # checks above guarantee there is no "=" to confuse it and that every "%"
-            # starts a valid escape.  Encoded newlines are parked on NUL (absent from
-            # the input) so that they cannot split lines, and restored below.
-            protect = b"%0A" in head or b"%0a" in head
-            if protect:
-                head = head.replace(b"%0A", b"\x00").replace(b"%0a", b"\x00")
-            head = binascii.a2b_qp(head.replace(b"%", b"="))
-        text = self._text(head, offset)
-        try:
-            # Build the dict in C; a line without ": " makes dict() raise ValueError.
-            headers = dict(map(str.split, text.split("\n"), repeat(": "), repeat(1)))
-        except ValueError:
-            return self._header_lines(self._text(raw, offset), offset, plain_event=True)
-        if "" in headers:
-            return self._header_lines(self._text(raw, offset), offset, plain_event=True)
-        if protect:
-            pos = text.find("\x00")
-            while pos >= 0:
-                line_start = text.rfind("\n", 0, pos) + 1
-                colon = text.find(": ", line_start)
-                if colon > pos:  # an encoded newline inside a header name
-                    return self._header_lines(self._text(raw, offset), offset, plain_event=True)
-                name = text[line_start:colon]
-                headers[name] = headers[name].replace("\x00", "\n")
-                line_end = text.find("\n", pos)
-                pos = -1 if line_end < 0 else text.find("\x00", line_end)
-        return headers
-
-    def _json_event(self, raw: memoryview, offset: int) -> EslEvent:
-        try:
-            obj = orjson.loads(raw)
-        except JSONDecodeError:
-            obj = self._json_fallback(raw, offset)
-        if type(obj) is not dict:
-            self._fail("JSON event body is not an object", offset)
-        body = obj.pop("_body", None)
-        try:
-            "".join(obj.values())  # cheap check (in C) that every value is a string
-        except TypeError:
-            _stringify_values(obj)
-        if body is not None and type(body) is not str:
-            body = json.dumps(body, ensure_ascii=False)
-        return EslEvent(obj, body, "json")
-
-    def _json_fallback(self, raw: memoryview, offset: int) -> Any:
-        # orjson only accepts valid UTF-8; with a lenient unicode_errors policy the
-        # text is decoded first and handed to the stdlib decoder.
-        text = self._text(bytes(raw), offset)
-        try:
-            return json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise EslProtocolError(f"invalid JSON event body: {exc}", offset) from None
-
-
-def _stringify_values(obj: dict[str, Any]) -> None:
-    for key, value in obj.items():
-        if type(value) is str:
-            continue
-        if type(value) is list and all(type(v) is str for v in value):
-            obj[key] = value[0] if len(value) == 1 else "ARRAY::" + "|:".join(value)
-        else:
-            obj[key] = json.dumps(value, ensure_ascii=False)
+        return EslMessage(
+            headers, decode_text(data[start : start + length], self._errors, base + start)
+        )
