@@ -49,6 +49,15 @@ def _call(call_id: str) -> Call:
     return call
 
 
+def _durations(call: Call) -> None:
+    """Durations follow the timestamps, whatever order the events came in."""
+    if call.ended_at is None or call.started_at is None:
+        return
+    call.duration = round((call.ended_at - call.started_at).total_seconds(), 3)
+    if call.answered_at:
+        call.talk_duration = round((call.ended_at - call.answered_at).total_seconds(), 3)
+
+
 def _apply(event: c.Event) -> None:
     if isinstance(event, c.CallOffered):
         call = _call(event.call_id)
@@ -76,6 +85,7 @@ def _apply(event: c.Event) -> None:
                 call.started_at = ts(event.at)
         if event.role is c.LegRole.AGENT and call.agent_id is None:
             call.agent = AgentProfile.objects.filter(extension=event.callee_number).first()
+        _durations(call)
         call.save()
     elif isinstance(event, c.CallAnswered):
         leg = CallLeg.objects.filter(leg_id=event.leg_id).first()
@@ -83,9 +93,10 @@ def _apply(event: c.Event) -> None:
             leg.answered_at = ts(event.at)
             leg.save(update_fields=["answered_at"])
         call = _call(event.call_id)
-        if call.answered_at is None:
+        if call.answered_at is None or ts(event.at) < call.answered_at:
             call.answered_at = ts(event.at)
-            call.save(update_fields=["answered_at"])
+            _durations(call)
+            call.save()
     elif isinstance(event, c.CallBridged):
         leg = CallLeg.objects.filter(leg_id=event.leg_id).select_related("call").first()
         if leg and leg.role == c.LegRole.AGENT.value and leg.call.agent_id is None:
@@ -109,9 +120,7 @@ def _apply(event: c.Event) -> None:
             call.end_cause = event.cause.value
             if call.started_at is None:
                 call.started_at = leg.offered_at or call.ended_at
-            call.duration = round((call.ended_at - call.started_at).total_seconds(), 3)
-            if call.answered_at:
-                call.talk_duration = round((call.ended_at - call.answered_at).total_seconds(), 3)
+            _durations(call)
             call.save()
     elif isinstance(event, c.RecordingFinished) and event.call_id:
         call = _call(event.call_id)

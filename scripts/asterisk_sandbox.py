@@ -335,6 +335,8 @@ class AsteriskSandbox:
             "TRUNK_HOST": f"127.0.0.1:{info.pstn_port}",
             "TRUNK_MATCH": "127.0.0.1",
             "ICE_SUPPORT": "no",
+            # SIPp phones are linear scripts: no mid-call re-INVITEs
+            "SEND_CONNECTED_LINE": "no",
         }
         etc = root / "etc/asterisk"
         # Debian's defaults stay for modules we don't configure (indications.conf for
@@ -376,11 +378,22 @@ class AsteriskSandbox:
     @staticmethod
     def _spawn(root: Path | str, log: Any) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            ["chroot", str(root), "/usr/sbin/asterisk", "-f", "-n", "-U", "asterisk",
-             "-G", "asterisk"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                "chroot",
+                str(root),
+                "/usr/sbin/asterisk",
+                "-f",
+                "-n",
+                "-U",
+                "asterisk",
+                "-G",
+                "asterisk",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
-        )  # fmt: skip
+        )
 
     def cli(self, command: str, timeout: float = 15.0) -> str:
         assert self.info is not None

@@ -49,10 +49,24 @@ def redis_url() -> Iterator[str]:
     port = _free_port()
     workdir = tempfile.mkdtemp(prefix="cc-redis-")
     proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir, "--protected-mode", "yes"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            "--protected-mode",
+            "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     import redis
 
     client = redis.Redis(port=port)
@@ -123,11 +137,14 @@ class ControllerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait_connected: bool = True) -> ControllerProcess:
-        out = open(self.log, "ab")  # noqa: SIM115
+        out = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, str(REPO / "manage.py"), "run_controller"],
-            env=self.env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            env=self.env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         out.close()
         if wait_connected:
             wait_until(self.connected, 30, 0.1, "controller connected to the switch")

@@ -35,8 +35,15 @@ def run_projector_until_idle(redis_url: str, timeout: float = 10.0) -> int:
             assert isinstance(message, c.Event)
             await project_async(message)
 
-        consumer = Consumer(bus, stream=EVENTS_STREAM, group="projector", name="test-projector",
-                            handler=handler, kind=c.Event, block_ms=100)  # fmt: skip
+        consumer = Consumer(
+            bus,
+            stream=EVENTS_STREAM,
+            group="projector",
+            name="test-projector",
+            handler=handler,
+            kind=c.Event,
+            block_ms=100,
+        )
         task = asyncio.create_task(consumer.run())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -47,10 +47,14 @@ def test_sigkill_with_queued_commands_handles_each_exactly_once(
     asterisk.ari_get("/asterisk/variable?variable=CC_COUNT")  # reachable
     base = counter(asterisk)
     commands: list[c.Command] = [
-        c.Originate(leg_id=f"crash-{i}", destination=f"Local/{i}@cc-count",
-                    kind=c.EndpointKind.RAW, timeout=5)
+        c.Originate(
+            leg_id=f"crash-{i}",
+            destination=f"Local/{i}@cc-count",
+            kind=c.EndpointKind.RAW,
+            timeout=5,
+        )
         for i in range(N)
-    ]  # fmt: skip
+    ]
     publish(redis_db, commands)
 
     first = controller_factory().start(wait_connected=False)

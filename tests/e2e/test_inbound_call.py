@@ -13,7 +13,6 @@ from scripts import sipp
 from scripts.asterisk_sandbox import free_udp_port
 from switch_control import contract as c
 from tests.conftest import wait_until
-
 from tests.e2e.helpers import run_projector_until_idle, stream_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -23,14 +22,17 @@ def test_inbound_call_is_offered_and_recorded_as_cdr(controller_factory, sip_tar
     controller_factory().start()
     caller = sipp.run_sipp(
         sipp.caller_scenario("13800138000", talk_s=3.0),
-        target=sip_target, port=free_udp_port(), service="4001",
-    )  # fmt: skip
+        target=sip_target,
+        port=free_udp_port(),
+        service="4001",
+    )
     try:
         t0 = time.monotonic()
         offered = wait_until(
             lambda: [e for e in stream_events(redis_db) if isinstance(e, c.CallOffered)],
-            10, what="CallOffered on callctl:events",
-        )  # fmt: skip
+            10,
+            what="CallOffered on callctl:events",
+        )
         assert offered[0].caller_number == "13800138000"
         assert offered[0].callee_number == "4001"
         assert offered[0].direction is c.Direction.INBOUND
@@ -39,9 +41,10 @@ def test_inbound_call_is_offered_and_recorded_as_cdr(controller_factory, sip_tar
     finally:
         caller.cleanup()
     wait_until(
-        lambda: any(isinstance(e, c.CallEnded) for e in stream_events(redis_db)), 10,
+        lambda: any(isinstance(e, c.CallEnded) for e in stream_events(redis_db)),
+        10,
         what="CallEnded",
-    )  # fmt: skip
+    )
     run_projector_until_idle(redis_db)
     call = Call.objects.get(call_id=offered[0].call_id)
     assert call.caller_number == "13800138000"

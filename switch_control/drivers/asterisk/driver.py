@@ -2,9 +2,10 @@
 
 Every call we handle sits in the Stasis app (``asterisk_conf/extensions.conf``). Legs we
 dial are originated into the app (``POST /channels`` with our own channel id) and, with
-``subscribeAll``, every event of theirs reaches us from the first ring. The customer call id and the leg role travel on the channel
-itself (``CC_CALL_ID``/``CC_ROLE``, exported through ari.conf ``channelvars``) so a restarted
-controller rebuilds its leg table from ``GET /channels`` alone.
+``subscribeAll``, every event of theirs reaches us from the first ring. The customer call
+id and the leg role travel on the channel itself (``CC_CALL_ID``/``CC_ROLE``, exported
+through ari.conf ``channelvars``) so a restarted controller rebuilds its leg table from
+``GET /channels`` alone.
 """
 
 from __future__ import annotations

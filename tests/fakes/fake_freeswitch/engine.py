@@ -1,0 +1,198 @@
+"""The fake switch's core: channel registry, state transitions and their events.
+
+Everything runs on one asyncio loop.  Methods that model something FreeSWITCH
+does synchronously emit their events at once; things that take (media) time are
+coroutines.  ``time_scale`` multiplies every media duration (0 = instant).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid as uuidlib
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from .channels import CALLSTATE_NUMBERS, Channel, Profile, now_us
+from .events import Event, EventFactory
+
+Emit = Callable[[Event], None]
+
+
+class Engine:
+    """Channels + event emission; the call flows live in the mixins built on it."""
+
+    def __init__(self, factory: EventFactory, emit: Emit, *, time_scale: float = 0.0) -> None:
+        self.events = factory
+        self._emit = emit
+        self.time_scale = time_scale
+        self.channels: dict[str, Channel] = {}
+        self.uuid_queue: deque[str] = deque()
+        self.job_uuid_queue: deque[str] = deque()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.session_counter = 0
+        self.history: list[Event] = []
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        self.history.append(event)
+        self._emit(event)
+
+    def new_uuid(self) -> str:
+        return self.uuid_queue.popleft() if self.uuid_queue else str(uuidlib.uuid4())
+
+    def new_job_uuid(self) -> str:
+        return self.job_uuid_queue.popleft() if self.job_uuid_queue else str(uuidlib.uuid4())
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def media_pause(self, seconds: float) -> None:
+        """Let (scaled) media time pass; always yields to the loop."""
+        await asyncio.sleep(max(0.0, seconds * self.time_scale))
+
+    def find(self, uuid: str) -> Channel | None:
+        ch = self.channels.get(uuid.strip())
+        return ch if ch is not None and not ch.gone else None
+
+    # -- channel creation -----------------------------------------------------------------
+
+    def create_channel(
+        self,
+        *,
+        uuid: str | None,
+        name: str,
+        direction: str,
+        profile: Profile,
+        variables: dict[str, Any],
+        **attrs: Any,
+    ) -> Channel:
+        uid = uuid or self.new_uuid()
+        profile.unique_id = uid
+        profile.channel_name = name
+        self.session_counter += 1
+        ch = Channel(uuid=uid, name=name, direction=direction, profile=profile, **attrs)
+        ch.variables.update({"direction": direction, "uuid": uid, "call_uuid": uid})
+        ch.variables["session_id"] = str(self.session_counter)
+        ch.variables.update(variables)
+        self.channels[uid] = ch
+        return ch
+
+    # -- state changes ------------------------------------------------------------------
+
+    def run_state(self, ch: Channel, state: str, *, number: str | None = None) -> None:
+        """The state machine enters ``state`` (CHANNEL_STATE)."""
+        ch.state = number or state
+        ch.running_state = state
+        self.emit(self.events.channel("CHANNEL_STATE", ch))
+
+    def set_callstate(self, ch: Channel, callstate: str) -> None:
+        original = ch.callstate
+        ch.callstate = callstate
+        pre = [
+            ("Original-Channel-Call-State", original),
+            ("Channel-Call-State-Number", str(CALLSTATE_NUMBERS[callstate])),
+        ]
+        self.emit(self.events.channel("CHANNEL_CALLSTATE", ch, pre=pre))
+
+    def set_var(self, ch: Channel, name: str, value: Any) -> None:
+        ch.variables.pop(name, None)  # FreeSWITCH re-adds a variable at the end
+        ch.variables[name] = value
+
+    def channel_event(self, name: str, ch: Channel, calling: str | None = None, **kw: Any) -> None:
+        self.emit(self.events.channel(name, ch, calling, **kw))
+
+    def codec_events(self, ch: Channel, *, real_read: bool = True) -> None:
+        ch.codec = True
+        read_post = [
+            ("channel-read-codec-name", "PCMU"),
+            ("channel-read-codec-rate", "8000"),
+            ("channel-read-codec-bit-rate", "64000"),
+        ]
+        if real_read:
+            self.channel_event("CODEC", ch, "CODEC_REAL_READ", post=read_post)
+            write_post = [
+                ("Channel-Write-Codec-Name", "PCMU"),
+                ("Channel-Write-Codec-Rate", "8000"),
+                ("Channel-Write-codec-bit-rate", "64000"),
+            ]
+            self.channel_event("CODEC", ch, "CODEC_WRITE", post=write_post)
+        else:
+            self.channel_event("CODEC", ch, "CODEC_READ", post=read_post)
+
+    def answer(self, ch: Channel) -> bool:
+        """Mark answered (CHANNEL_ANSWER, then CALLSTATE -> ACTIVE); False if it already was."""
+        if ch.answered:
+            return False
+        ch.answer_state = "answered"
+        ch.profile.times["answered"] = now_us()
+        self.set_var(ch, "endpoint_disposition", "ANSWER")
+        self.channel_event("CHANNEL_ANSWER", ch)
+        self.set_callstate(ch, "ACTIVE")
+        return True
+
+    def start_app(
+        self,
+        ch: Channel,
+        app: str,
+        data: str,
+        app_uuid: str | None,
+        *,
+        calling: str = "CHANNEL_EXECUTE",
+    ) -> list[tuple[str, str]]:
+        """CHANNEL_EXECUTE; returns the application headers for the COMPLETE event."""
+        if data:
+            self.set_var(ch, "current_application_data", data)
+        self.set_var(ch, "current_application", app)
+        post = [("Application", app)]
+        if data:
+            post.append(("Application-Data", data))
+        if app_uuid:
+            post.append(("Application-UUID", app_uuid))
+        self.channel_event("CHANNEL_EXECUTE", ch, calling, post=post)
+        return post
+
+    def complete_app(self, ch: Channel, post: list[tuple[str, str]], response: str) -> None:
+        head = [item for item in post if item[0] != "Application-UUID"]
+        tail = [item for item in post if item[0] == "Application-UUID"]
+        self.set_var(ch, "current_application_response", response)
+        self.channel_event(
+            "CHANNEL_EXECUTE_COMPLETE", ch, post=[*head, ("Application-Response", response), *tail]
+        )
+
+    def mark_hangup(self, ch: Channel, cause: str) -> bool:
+        """CHANNEL_HANGUP (first step of a hangup); False if already hung up."""
+        if ch.hangup_cause or ch.gone:
+            return False
+        ch.hangup_cause = cause
+        ch.answer_state = "hangup"
+        ch.state = "CS_HANGUP"
+        ch.profile.times["hangup"] = now_us()
+        self.set_var(ch, "hangup_cause", cause)
+        self.channel_event("CHANNEL_HANGUP", ch)
+        return True
+
+    def hangup_states(self, ch: Channel) -> None:
+        """CS_HANGUP + CALLSTATE HANGUP (second step)."""
+        self.run_state(ch, "CS_HANGUP")
+        self.set_callstate(ch, "HANGUP")
+
+    def reporting(self, ch: Channel) -> None:
+        """CS_REPORTING + CHANNEL_HANGUP_COMPLETE (third step)."""
+        self.run_state(ch, "CS_REPORTING")
+        pre = [("Hangup-Cause", ch.hangup_cause)]
+        self.channel_event("CHANNEL_HANGUP_COMPLETE", ch, pre=pre)
+
+    def destroy(self, ch: Channel) -> None:
+        """CHANNEL_DESTROY + CS_DESTROY (last step)."""
+        ch.state = "CS_DESTROY"
+        self.channel_event("CHANNEL_DESTROY", ch)
+        self.run_state(ch, "CS_DESTROY")
+        ch.gone = True
+        for waiter in ch.dtmf_waiters:
+            if not waiter.done():
+                waiter.cancel()
