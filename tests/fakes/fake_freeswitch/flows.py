@@ -200,15 +200,20 @@ class Flows(Engine):
         terminators = args[4] if len(args) > 4 else "#"
         prompt = args[5] if len(args) > 5 else ""
         var_name = args[7] if len(args) > 7 else ""
-        if prompt:
-            await self.play_file(ch, prompt, seconds=0.3)
-        digits = ""
-        while ch.alive and len(digits) < max_digits:
-            digit = await self.next_dtmf(ch, timeout_ms / 1000)
-            if digit is None or digit in terminators:
-                break
-            digits += digit
-        if var_name:
+        ch.app_collects_dtmf = True
+        try:
+            if prompt:
+                await self.play_file(ch, prompt, seconds=0.3)
+            digits = ""
+            while ch.alive and len(digits) < max_digits:
+                digit = await self.next_dtmf(ch, timeout_ms / 1000)
+                if digit is None or digit in terminators:
+                    break
+                digits += digit
+        finally:
+            ch.app_collects_dtmf = False
+            ch.dtmf_buffer.clear()
+        if var_name and ch.alive:
             self.set_var(ch, var_name, digits)
         return None
 
