@@ -213,10 +213,11 @@ def agents_conf(agents: tuple[str, ...]) -> str:
 # The sandbox's own dialplan: test helpers that a real deployment does not need.
 SANDBOX_DIALPLAN = """
 ; counts executions, for exactly-once tests: originate Local/<id>@cc-count
+; (the lock: concurrent channels would otherwise lose increments)
 [cc-count]
-exten => _X!,1,Set(GLOBAL(CC_COUNT)=$[0${CC_COUNT} + 1])
- same => n,Hangup()
-exten => _[a-z].,1,Set(GLOBAL(CC_COUNT)=$[0${CC_COUNT} + 1])
+exten => _X!,1,Set(LOCKED=${LOCK(cc_count)})
+ same => n,Set(GLOBAL(CC_COUNT)=$[0${CC_COUNT} + 1])
+ same => n,Set(LOCKED=${UNLOCK(cc_count)})
  same => n,Hangup()
 
 ; (a) of the benchmark: dialplan-only answer + hangup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid as uuidlib
 
@@ -182,19 +183,22 @@ class Bridging(Flows):
                 ("lead-frames", "5"),
                 ("loops", "-1"),
             ]
-            self.spawn(self.run_app(other, "playback", HOLD_MUSIC, None, lock_headers=headers))
+            app_uuid = str(uuidlib.uuid4())
+            task = self.run_app(other, "playback", HOLD_MUSIC, app_uuid, lock_headers=headers)
+            ch.hold_task = self.spawn(task)
 
-    def unhold(self, ch: Channel) -> None:
+    async def unhold(self, ch: Channel) -> None:
         ch.held = False
         self.set_callstate(ch, "UNHELD")
         self.set_callstate(ch, "ACTIVE")
         other = ch.other if ch.bridged_to else None
-        if other is not None and other.playback_stop is not None:
-            if not other.playback_stop.done():
+        task, ch.hold_task = ch.hold_task, None
+        if other is not None and task is not None:
+            while other.playback_stop is None and not task.done():
+                await asyncio.sleep(0)
+            if other.playback_stop is not None and not other.playback_stop.done():
                 other.playback_stop.set_result(None)
-        self.unhold_event_pending = ch
-
-    def unhold_done(self, ch: Channel) -> None:
+            await task
         self.channel_event("CHANNEL_UNHOLD", ch)
 
     # -- eavesdrop ------------------------------------------------------------------------
@@ -212,8 +216,7 @@ class Bridging(Flows):
             ("Sent-Callee-ID-Number", target.profile.caller_id_number),
         ]
         self.channel_event("CALL_UPDATE", ch, "CALL_UPDATE_FLIP", pre=update)
-        while ch.alive and target.alive:
-            await self.wait_change(ch)
+        await self.wait_hangup(ch, target)
         if not target.gone:
             self.channel_event("MEDIA_BUG_STOP", target, pre=bug)
         self.codec_events(ch, real_read=False)

@@ -150,6 +150,8 @@ class Channel:
     answer_state: str = "ringing"
     hangup_cause: str = ""
     codec: bool = False
+    codec_spec: tuple[str, str, str] = ("PCMU", "8000", "64000")  # write codec
+    read_codec: tuple[str, str, str] | None = None  # when it differs (conference: L16)
     profile_set: bool = True
     other: Channel | None = None
     other_type: str = ""
@@ -171,6 +173,8 @@ class Channel:
     app_post: list[tuple[str, str]] = field(default_factory=list)
     playback_stop: asyncio.Future[None] | None = None
     running_apps: int = 0
+    hold_task: asyncio.Task[None] | None = None
+    hangup_waiters: list[asyncio.Future[None]] = field(default_factory=list)
     gone: bool = False
 
     def __post_init__(self) -> None:

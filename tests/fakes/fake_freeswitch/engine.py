@@ -55,6 +55,19 @@ class Engine:
         """Let (scaled) media time pass; always yields to the loop."""
         await asyncio.sleep(max(0.0, seconds * self.time_scale))
 
+    async def wait_hangup(self, *channels: Channel) -> None:
+        """Until one of ``channels`` hangs up."""
+        if any(not ch.alive for ch in channels):
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for ch in channels:
+            ch.hangup_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            for ch in channels:
+                ch.hangup_waiters.remove(waiter)
+
     def find(self, uuid: str) -> Channel | None:
         ch = self.channels.get(uuid.strip())
         return ch if ch is not None and not ch.gone else None
@@ -108,17 +121,18 @@ class Engine:
 
     def codec_events(self, ch: Channel, *, real_read: bool = True) -> None:
         ch.codec = True
+        name, rate, bit_rate = ch.read_codec or ch.codec_spec
         read_post = [
-            ("channel-read-codec-name", "PCMU"),
-            ("channel-read-codec-rate", "8000"),
-            ("channel-read-codec-bit-rate", "64000"),
+            ("channel-read-codec-name", name),
+            ("channel-read-codec-rate", rate),
+            ("channel-read-codec-bit-rate", bit_rate),
         ]
         if real_read:
             self.channel_event("CODEC", ch, "CODEC_REAL_READ", post=read_post)
             write_post = [
-                ("Channel-Write-Codec-Name", "PCMU"),
-                ("Channel-Write-Codec-Rate", "8000"),
-                ("Channel-Write-codec-bit-rate", "64000"),
+                ("Channel-Write-Codec-Name", name),
+                ("Channel-Write-Codec-Rate", rate),
+                ("Channel-Write-codec-bit-rate", bit_rate),
             ]
             self.channel_event("CODEC", ch, "CODEC_WRITE", post=write_post)
         else:
@@ -169,6 +183,9 @@ class Engine:
         if ch.hangup_cause or ch.gone:
             return False
         ch.hangup_cause = cause
+        for waiter in ch.hangup_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
         ch.answer_state = "hangup"
         ch.state = "CS_HANGUP"
         ch.profile.times["hangup"] = now_us()

@@ -103,14 +103,19 @@ VARIABLE_EVENTS = frozenset(
     }
 )
 
-CODEC_HEADERS: Headers = [
-    ("Channel-Read-Codec-Name", "PCMU"),
-    ("Channel-Read-Codec-Rate", "8000"),
-    ("Channel-Read-Codec-Bit-Rate", "64000"),
-    ("Channel-Write-Codec-Name", "PCMU"),
-    ("Channel-Write-Codec-Rate", "8000"),
-    ("Channel-Write-Codec-Bit-Rate", "64000"),
-]
+
+
+def codec_headers(ch: Channel) -> Headers:
+    read = ch.read_codec or ch.codec_spec
+    write = ch.codec_spec
+    return [
+        ("Channel-Read-Codec-Name", read[0]),
+        ("Channel-Read-Codec-Rate", read[1]),
+        ("Channel-Read-Codec-Bit-Rate", read[2]),
+        ("Channel-Write-Codec-Name", write[0]),
+        ("Channel-Write-Codec-Rate", write[1]),
+        ("Channel-Write-Codec-Bit-Rate", write[2]),
+    ]
 
 
 class Event:
@@ -187,7 +192,13 @@ class EventFactory:
         return headers
 
     def channel_data(
-        self, ch: Channel, *, variables: bool, hangup_cause: bool = True, prefix: str = "Caller"
+        self,
+        ch: Channel,
+        *,
+        variables: bool,
+        hangup_cause: bool = True,
+        prefix: str = "Caller",
+        profiles: bool = True,
     ) -> Headers:
         headers: Headers = [
             ("Channel-State", ch.running_state),
@@ -205,7 +216,9 @@ class EventFactory:
         if ch.hangup_cause and hangup_cause:
             headers.append(("Hangup-Cause", ch.hangup_cause))
         if ch.codec:
-            headers += CODEC_HEADERS
+            headers += codec_headers(ch)
+        if not profiles:
+            return headers
         if ch.profile_set:
             headers += ch.profile.headers(prefix)
         if ch.other_profile is not None:

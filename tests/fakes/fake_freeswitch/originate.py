@@ -1,0 +1,277 @@
+"""``originate``: user/, sofia/, error/ and loopback/ endpoints with scripted outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+
+from .bridging import Bridging
+from .channels import Channel, Profile, now_us
+
+USAGE = (
+    "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] "
+    "[<cid_name>] [<cid_num>] [<timeout_sec>]\n"
+)
+_APP = re.compile(r"^&([\w-]+)\((.*)\)$", re.S)
+
+
+class OriginateError(Exception):
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+@dataclass
+class Endpoint:
+    """How a far end behaves when called (test control)."""
+
+    behavior: str = "answer"  # answer | busy | no_answer | reject | ring
+    ring_seconds: float = 0.0
+    answer_now: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Registration:
+    user: str
+    host: str = "127.0.0.1"
+    port: int = 5090
+    user_agent: str = ""
+    call_id: str = ""
+
+
+def parse_originate(arg: str) -> tuple[dict[str, str], str, str, list[str]]:
+    """``{vars}url target [dialplan] [context] ...`` -> (vars, url, target, rest)."""
+    text = arg.strip()
+    variables: dict[str, str] = {}
+    if text.startswith("{"):
+        end = text.find("}")
+        if end > 0:
+            for item in text[1:end].split(","):
+                key, _, value = item.partition("=")
+                if key:
+                    variables[key.strip()] = value.strip()
+            text = text[end + 1 :]
+    parts = text.split()
+    url = parts[0] if parts else ""
+    target = parts[1] if len(parts) > 1 else ""
+    return variables, url, target, parts[2:]
+
+
+class Originating(Bridging):
+    """Outbound legs."""
+
+    registrations: dict[str, Registration]
+    endpoints: dict[str, Endpoint]
+
+    def endpoint(self, key: str) -> Endpoint:
+        return self.endpoints.setdefault(key, Endpoint())
+
+    async def originate(self, arg: str) -> str:
+        """Run an originate; the result text (``+OK <uuid>`` or ``-ERR CAUSE``), with ``\\n``."""
+        variables, url, target, rest = parse_originate(arg)
+        if not url or not target:
+            return USAGE
+        try:
+            ch = await self._dial(url, variables)
+        except OriginateError as exc:
+            return f"-ERR {exc.cause}\n"
+        self._after_answer(ch, target, rest)
+        return f"+OK {ch.uuid}\n"
+
+    def _after_answer(self, ch: Channel, target: str, rest: list[str]) -> None:
+        match = _APP.match(target)
+        if match is not None:
+            app, data = match.group(1), match.group(2)
+            self.deferred.append(lambda: self._start_app_leg(ch, app, data))
+        else:
+            ch.profile.destination_number = target
+            ch.hit_dialplan = True
+            self.deferred_pre.append(lambda: self.run_state(ch, "CS_ROUTING"))
+            self.deferred.append(lambda: self._start_exten_leg(ch))
+
+    def _start_app_leg(self, ch: Channel, app: str, data: str) -> None:
+        async def run() -> None:
+            self.run_state(ch, "CS_EXECUTE")
+            await self.run_apps(ch, [(app, data, None)])
+
+        self.spawn(run())
+
+    def _start_exten_leg(self, ch: Channel) -> None:
+        self.channel_event("CALL_UPDATE", ch, "CALL_UPDATE_RECV", pre=[("Direction", "RECV")])
+        self.spawn(self.run_dialplan(ch))
+
+    async def _dial(self, url: str, variables: dict[str, str]) -> Channel:
+        kind, _, rest = url.partition("/")
+        if kind == "error":
+            raise OriginateError(rest.upper() or "DESTINATION_OUT_OF_ORDER")
+        if kind == "loopback":
+            await self._loopback_failure(rest, variables)
+            raise OriginateError("NO_ROUTE_DESTINATION")
+        if kind == "user":
+            user = rest.split("@", 1)[0]
+            self.emit(self.api_event("sofia_contact", f"*/{user}@127.0.0.1"))  # type: ignore[attr-defined]
+            reg = self.registrations.get(user)
+            if reg is None:
+                raise OriginateError("USER_NOT_REGISTERED")
+            name = f"sofia/lab/{user}@{reg.host}:{reg.port}"
+            return await self._sofia_leg(name, user, variables, self.endpoint(user), user=user)
+        if kind == "sofia":
+            parts = rest.split("/")
+            dest = parts[-1].split("@", 1)[0]
+            key = parts[-1]
+            return await self._sofia_leg(f"sofia/{rest}", dest, variables, self.endpoint(key))
+        raise OriginateError("CHAN_NOT_IMPLEMENTED")
+
+    async def _sofia_leg(
+        self,
+        name: str,
+        dest: str,
+        variables: dict[str, str],
+        endpoint: Endpoint,
+        *,
+        user: str = "",
+    ) -> Channel:
+        cid_number = variables.get("origination_caller_id_number", "0000000000")
+        cid_name = variables.get("origination_caller_id_name", "")
+        profile = Profile(
+            direction="outbound",
+            caller_id_name=cid_name,
+            caller_id_number=cid_number,
+            orig_caller_id_name=cid_name,
+            orig_caller_id_number=cid_number,
+            callee_id_name="Outbound Call",
+            callee_id_number=dest,
+            ani=cid_number,
+            destination_number=dest,
+            source="src/switch_ivr_originate.c",
+            context="default",
+        )
+        chan_vars = {
+            "is_outbound": "true",
+            "sip_local_network_addr": "127.0.0.1",
+            "sip_profile_name": "lab",
+            "channel_name": name,
+            **variables,
+        }
+        if user:
+            chan_vars.update(
+                {"dialed_user": user, "dialed_domain": "127.0.0.1", "presence_id": f"{user}@127.0.0.1"}
+            )
+        ch = self.create_channel(
+            uuid=variables.get("origination_uuid"),
+            name=name,
+            direction="outbound",
+            profile=profile,
+            variables=chan_vars,
+            hit_dialplan=False,
+            presence_id=f"{user}@127.0.0.1" if user else "",
+            endpoint=user or dest,
+        )
+        ch.running_state, ch.state = "CS_NONE", "CS_INIT"
+        self.channel_event("CHANNEL_OUTGOING", ch)
+        self.run_state(ch, "CS_INIT")
+        ch.state = "CS_ROUTING"
+        self.channel_event("CHANNEL_CREATE", ch)
+        self.channel_event("CHANNEL_ORIGINATE", ch)
+        self.run_state(ch, "CS_ROUTING")
+        if user:
+            self.presence_in(ch, status="CS_ROUTING", state="progressing")
+        self.run_state(ch, "CS_CONSUME_MEDIA")
+        if endpoint.behavior in ("busy", "reject"):
+            cause = "USER_BUSY" if endpoint.behavior == "busy" else "CALL_REJECTED"
+            return self._fail_leg(ch, cause)
+        ch.profile.network_addr = "127.0.0.1"
+        ch.profile.times["progress"] = now_us()
+        self.channel_event("CHANNEL_PROGRESS", ch)
+        self.set_callstate(ch, "RINGING")
+        timeout = float(variables.get("originate_timeout", "60"))
+        if endpoint.behavior == "no_answer":
+            await self.media_pause(timeout)
+            return self._fail_leg(ch, "NO_ANSWER")
+        if endpoint.behavior == "ring":
+            try:
+                scaled = timeout * self.time_scale if self.time_scale else None
+                await asyncio.wait_for(endpoint.answer_now.wait(), scaled)
+            except TimeoutError:
+                return self._fail_leg(ch, "NO_ANSWER")
+            endpoint.answer_now.clear()
+        else:
+            await self.media_pause(endpoint.ring_seconds)
+        if not ch.alive:
+            raise OriginateError(ch.hangup_cause or "ORIGINATOR_CANCEL")
+        self.codec_events(ch)
+        self.answer_outbound(ch, user)
+        return ch
+
+    def answer_outbound(self, ch: Channel, user: str) -> None:
+        ch.answer_state = "answered"
+        ch.profile.times["answered"] = now_us()
+        self.set_var(ch, "endpoint_disposition", "ANSWER")
+        self.channel_event("CHANNEL_ANSWER", ch)
+        if user:
+            self.presence_in(ch, status="CS_CONSUME_MEDIA", state="confirmed")
+        self.set_callstate(ch, "ACTIVE")
+        if user:
+            self.channel_event("CHANNEL_OUTGOING", ch)
+        self.channel_event("CALL_UPDATE", ch, "CALL_UPDATE_RECV", pre=[("Direction", "RECV")])
+
+    def _fail_leg(self, ch: Channel, cause: str) -> Channel:
+        self.mark_hangup(ch, cause)
+        self.deferred.append(lambda: self.finish_unbridged(ch))
+        raise OriginateError(cause)
+
+    async def _loopback_failure(self, rest: str, variables: dict[str, str]) -> None:
+        """loopback/<exten>/<context> into an unknown context: both loopback legs die."""
+        exten, _, context = rest.partition("/")
+        legs = []
+        for suffix in ("a", "b"):
+            profile = Profile(
+                direction="outbound",
+                dialplan="xml",
+                caller_id_number="0000000000",
+                orig_caller_id_number="0000000000",
+                callee_id_name="Outbound Call",
+                callee_id_number=context,
+                ani="0000000000",
+                destination_number=exten,
+                source="mod_loopback",
+                context=context,
+            )
+            ch = self.create_channel(
+                uuid=None,
+                name=f"loopback/{exten}-{suffix}",
+                direction="outbound",
+                profile=profile,
+                variables=dict(variables),
+                hit_dialplan=False,
+                kind="loopback",
+                codec_spec=("L16", "8000", "128000"),
+            )
+            ch.profile_set = False
+            ch.running_state, ch.state = "CS_NEW", "CS_NEW"
+            self.codec_events(ch)
+            ch.profile_set = True
+            legs.append(ch)
+        a, b = legs
+        a.running_state, a.state = "CS_NONE", "CS_INIT"
+        self.channel_event("CHANNEL_OUTGOING", a)
+        self.run_state(a, "CS_INIT")
+        a.state = "CS_ROUTING"
+        self.channel_event("CHANNEL_CREATE", a)
+        self.channel_event("CHANNEL_ORIGINATE", a)
+        self.run_state(a, "CS_ROUTING")
+        self.run_state(a, "CS_CONSUME_MEDIA")
+        self.run_state(b, "CS_INIT")
+        b.state = "CS_ROUTING"
+        self.channel_event("CHANNEL_CREATE", b)
+        self.set_callstate(b, "RINGING")
+        self.run_state(b, "CS_ROUTING")
+        self.mark_hangup(b, "NO_ROUTE_DESTINATION")
+        self.hangup_states(b)
+        self.mark_hangup(a, "NO_ROUTE_DESTINATION")
+        self.reporting(b)
+        self.hangup_states(a)
+        self.reporting(a)
+        self.deferred.append(lambda: (self.destroy(b), self.destroy(a)))
+        await asyncio.sleep(0)
