@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from .contract import Event, HangupCause
+from .contract import Event, HangupCause, LegRole
 from .contract.commands import EndpointKind
 
 EventSink = Callable[[Event], Awaitable[None]]
@@ -132,5 +132,48 @@ class CallControl(Protocol):
     async def blind_transfer(
         self, leg_id: str, destination: str, kind: EndpointKind = EndpointKind.AGENT
     ) -> None: ...
+
+    async def add_to_call(
+        self,
+        leg_id: str,
+        *,
+        destination: str,
+        kind: EndpointKind = EndpointKind.AGENT,
+        new_leg_id: str = "",
+        replace_leg: str = "",
+        role: LegRole | None = None,
+        caller_id_number: str = "",
+        timeout: int = 30,
+    ) -> str:
+        """Dial ``destination``; once it answers it joins ``leg_id``'s call: three-way
+        conference, barge, or with ``replace_leg`` intercept/pickup (that leg drops)."""
+
+    async def snoop(
+        self,
+        leg_id: str,
+        *,
+        destination: str,
+        kind: EndpointKind = EndpointKind.AGENT,
+        new_leg_id: str = "",
+        whisper: bool = False,
+        timeout: int = 30,
+    ) -> str:
+        """A supervisor at ``destination`` listens to ``leg_id``'s call; with ``whisper``
+        the agent (``leg_id``) alone also hears the supervisor."""
+
+    async def consult(
+        self,
+        leg_id: str,
+        *,
+        destination: str,
+        kind: EndpointKind = EndpointKind.AGENT,
+        new_leg_id: str = "",
+        timeout: int = 30,
+    ) -> str:
+        """Attended transfer, first half: the customer waits with music."""
+
+    async def complete_consult(self, leg_id: str) -> None: ...
+
+    async def cancel_consult(self, leg_id: str) -> None: ...
 
     async def list_legs(self) -> list[LegSnapshot]: ...

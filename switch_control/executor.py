@@ -105,6 +105,57 @@ class Executor:
                 )
             case c.Transfer(mode=c.TransferMode.BLIND):
                 await d.blind_transfer(cmd.leg_id, cmd.destination, cmd.kind)
+            case c.Transfer():
+                await d.consult(
+                    cmd.leg_id,
+                    destination=cmd.destination,
+                    kind=cmd.kind,
+                    new_leg_id=cmd.new_leg_id or cmd.id,
+                )
+            case c.CompleteTransfer():
+                await d.complete_consult(cmd.leg_id)
+            case c.CancelTransfer():
+                await d.cancel_consult(cmd.leg_id)
+            case c.Conference():
+                await d.add_to_call(
+                    cmd.leg_id,
+                    destination=cmd.destination,
+                    kind=cmd.kind,
+                    new_leg_id=cmd.new_leg_id,
+                )
+            case c.Pickup():
+                await d.add_to_call(
+                    cmd.ringing_leg_id,
+                    destination=cmd.destination,
+                    new_leg_id=cmd.new_leg_id,
+                    replace_leg=cmd.ringing_leg_id,
+                    role=c.LegRole.AGENT,
+                )
+            case c.Listen() | c.Whisper():
+                await d.snoop(
+                    cmd.agent_leg_id,
+                    destination=cmd.supervisor,
+                    kind=cmd.kind,
+                    new_leg_id=cmd.new_leg_id,
+                    whisper=isinstance(cmd, c.Whisper),
+                )
+            case c.Barge():
+                await d.add_to_call(
+                    cmd.agent_leg_id,
+                    destination=cmd.supervisor,
+                    kind=cmd.kind,
+                    new_leg_id=cmd.new_leg_id,
+                    role=c.LegRole.SUPERVISOR,
+                )
+            case c.Intercept():
+                await d.add_to_call(
+                    cmd.agent_leg_id,
+                    destination=cmd.supervisor,
+                    kind=cmd.kind,
+                    new_leg_id=cmd.new_leg_id,
+                    replace_leg=cmd.agent_leg_id,
+                    role=c.LegRole.SUPERVISOR,
+                )
             case c.Hold():
                 await d.hold(cmd.leg_id)
             case c.Unhold():

@@ -103,12 +103,32 @@ class Originate(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Transfer(Command):
+    """Blind: ``leg_id`` is the customer, connected to ``destination`` (whoever else was
+    talking to them drops). Attended: ``leg_id`` is the agent, who consults ``destination``
+    (new leg ``new_leg_id``) while the customer waits with music; then ``CompleteTransfer``
+    or ``CancelTransfer``."""
+
     TYPE = "Transfer"
     call_id: str = ""
     leg_id: str
     destination: str
     kind: EndpointKind = EndpointKind.AGENT
     mode: TransferMode = TransferMode.BLIND
+    new_leg_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompleteTransfer(Command):
+    TYPE = "CompleteTransfer"
+    call_id: str = ""
+    leg_id: str  # the consulting agent's leg
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelTransfer(Command):
+    TYPE = "CancelTransfer"
+    call_id: str = ""
+    leg_id: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,9 +168,14 @@ class Pickup(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Supervise(Command):
+    """A supervisor (``supervisor``: extension) on an agent's call (SV-2): listen hears both
+    sides; whisper is heard by the agent only; barge joins as a third party; intercept
+    takes the caller over and the agent leg is dropped."""
+
     call_id: str = ""
     agent_leg_id: str
     supervisor: str
+    kind: EndpointKind = EndpointKind.AGENT
     new_leg_id: str
 
 
@@ -190,6 +215,8 @@ COMMANDS: tuple[type[Command], ...] = (
     Bridge,
     Originate,
     Transfer,
+    CompleteTransfer,
+    CancelTransfer,
     Hold,
     Unhold,
     Conference,

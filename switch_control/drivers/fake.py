@@ -9,8 +9,9 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..callcontrol import EventSink, LegSnapshot, SwitchInfo
+from ..callcontrol import CallControl, EventSink, LegSnapshot, SwitchInfo
 from ..contract import (
     CallAnswered,
     CallBridged,
@@ -42,6 +43,7 @@ class FakeLeg:
     callee: str = ""
     role: LegRole = LegRole.CALLER
     bridge_id: str = ""
+    join_bridge: str = ""
     held: bool = False
     created: float = field(default_factory=time.time)
     answered: float = 0.0
@@ -61,6 +63,8 @@ class FakeDriver:
         self.connected = False
         self.actions: list[tuple[str, str]] = []  # (operation, leg) journal for tests
         self.created_legs: set[str] = set()
+        self.snoops: dict[str, tuple[str, bool]] = {}  # supervisor leg -> (agent leg, whisper)
+        self.consults: dict[str, tuple[str, str]] = {}  # agent leg -> (consulted leg, home)
         self._sink: EventSink | None = None
 
     # ------------------------------------------------------------------ plumbing
@@ -116,8 +120,12 @@ class FakeDriver:
             leg.dtmf.put_nowait(d)
 
     async def world_answer(self, leg_id: str) -> None:
+        """A ringing phone picks up (joins its bridge, as the real drivers do)."""
         leg = self._leg(leg_id)
         await self._set_up(leg)
+        if leg.join_bridge:
+            bridge_id, leg.join_bridge = leg.join_bridge, ""
+            await self.bridge([leg_id], bridge_id)
 
     def world_switch_down(self) -> None:
         self.connected = False
@@ -290,7 +298,9 @@ class FakeDriver:
             raise OriginateFailed("NO_ROUTE_DESTINATION", destination)
         call_id = (variables or {}).get("CC_CALL_ID", leg_id)
         role = LegRole.AGENT if kind is EndpointKind.AGENT else LegRole.EXTERNAL
+        role = LegRole((variables or {}).get("CC_ROLE", role))
         leg = FakeLeg(leg_id, call_id, "ringing", caller_id_number, destination, role)
+        leg.join_bridge = join_bridge
         self.legs[leg_id] = leg
         self.actions.append(("originate", leg_id))
         await self._emit(
@@ -307,9 +317,7 @@ class FakeDriver:
         await self._emit(CallRinging(call_id=call_id, leg_id=leg_id))
         self.created_legs.add(leg_id)
         if behavior == "answer":
-            await self._set_up(leg)
-            if join_bridge:
-                await self.bridge([leg_id], join_bridge)
+            await self.world_answer(leg_id)
         elif behavior in ("busy", "noanswer"):
             cause = HangupCause.USER_BUSY if behavior == "busy" else HangupCause.NO_ANSWER
             await self._end(leg, cause)
@@ -324,6 +332,119 @@ class FakeDriver:
         leg.callee = destination
         self.actions.append(("transfer", leg_id))
 
+    async def add_to_call(
+        self,
+        leg_id: str,
+        *,
+        destination: str,
+        kind: EndpointKind = EndpointKind.AGENT,
+        new_leg_id: str = "",
+        replace_leg: str = "",
+        role: LegRole | None = None,
+        caller_id_number: str = "",
+        timeout: int = 30,
+    ) -> str:
+        leg = self._leg(leg_id)
+        bridge_id = leg.bridge_id or leg.join_bridge
+        if not bridge_id:
+            raise CommandRejected(f"leg {leg_id} is not in a call")
+        new_leg_id = new_leg_id or uuid.uuid4().hex
+        variables = {"CC_CALL_ID": leg.call_id}
+        if role is not None:
+            variables["CC_ROLE"] = role.value
+        await self.originate(
+            leg_id=new_leg_id,
+            destination=destination,
+            kind=kind,
+            caller_id_number=caller_id_number,
+            timeout=timeout,
+            variables=variables,
+            join_bridge=bridge_id,
+        )
+        new = self.legs.get(new_leg_id)
+        if replace_leg and new is not None and new.state == "up" and replace_leg in self.legs:
+            old = self.legs[replace_leg]
+            cause = HangupCause.PICKED_OFF if old.state != "up" else HangupCause.NORMAL_CLEARING
+            await self._end(old, cause)
+        return new_leg_id
+
+    async def snoop(
+        self,
+        leg_id: str,
+        *,
+        destination: str,
+        kind: EndpointKind = EndpointKind.AGENT,
+        new_leg_id: str = "",
+        whisper: bool = False,
+        timeout: int = 30,
+    ) -> str:
+        leg = self._leg(leg_id)
+        new_leg_id = new_leg_id or uuid.uuid4().hex
+        await self.originate(
+            leg_id=new_leg_id,
+            destination=destination,
+            kind=kind,
+            variables={"CC_CALL_ID": leg.call_id, "CC_ROLE": LegRole.SUPERVISOR.value},
+            join_bridge=f"{new_leg_id}-spy",
+        )
+        self.snoops[new_leg_id] = (leg_id, whisper)
+        return new_leg_id
+
+    async def consult(
+        self,
+        leg_id: str,
+        *,
+        destination: str,
+        kind: EndpointKind = EndpointKind.AGENT,
+        new_leg_id: str = "",
+        timeout: int = 30,
+    ) -> str:
+        agent = self._leg(leg_id)
+        home = agent.bridge_id
+        if not home:
+            raise CommandRejected(f"leg {leg_id} is not in a call")
+        new_leg_id = new_leg_id or uuid.uuid4().hex
+        for other in [self.legs[m] for m in self.bridges.get(home, set()) if m != leg_id]:
+            await self.hold(other.leg_id)
+        await self.bridge([leg_id], f"{new_leg_id}-consult")
+        self.consults[leg_id] = (new_leg_id, home)
+        await self.originate(
+            leg_id=new_leg_id,
+            destination=destination,
+            kind=kind,
+            variables={"CC_CALL_ID": agent.call_id},
+            join_bridge=f"{new_leg_id}-consult",
+        )
+        return new_leg_id
+
+    async def complete_consult(self, leg_id: str) -> None:
+        self._leg(leg_id)
+        try:
+            target_id, home = self.consults.pop(leg_id)
+        except KeyError:
+            raise CommandRejected(f"leg {leg_id} is not consulting") from None
+        target = self._leg(target_id)
+        if target.state != "up":
+            raise CommandRejected("the consulted party has not answered")
+        await self.bridge([target_id], home)
+        for m in list(self.bridges.get(home, set())):
+            if m != target_id and self.legs[m].held:
+                await self.unhold(m)
+        await self.hangup(leg_id)
+
+    async def cancel_consult(self, leg_id: str) -> None:
+        self._leg(leg_id)
+        try:
+            target_id, home = self.consults.pop(leg_id)
+        except KeyError:
+            raise CommandRejected(f"leg {leg_id} is not consulting") from None
+        if target_id in self.legs:
+            await self.hangup(target_id)
+        await self.bridge([leg_id], home)
+        for m in list(self.bridges.get(home, set())):
+            if m != leg_id and self.legs[m].held:
+                await self.unhold(m)
+
     async def leg_existed(self, leg_id: str) -> bool:
         return leg_id in self.created_legs
 
@@ -334,3 +455,7 @@ class FakeDriver:
             )
             for g in self.legs.values()
         ]
+
+
+if TYPE_CHECKING:
+    _check: CallControl = FakeDriver()

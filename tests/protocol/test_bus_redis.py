@@ -213,7 +213,9 @@ async def test_dead_letter_keeps_reason_and_acks(
     assert await buses().read(STREAM, GROUP, "ctl-1", block_ms=20) == []
 
 
-async def test_ledger_get_set_and_expiry(buses: Callable[..., RedisBus], raw: aioredis.Redis) -> None:
+async def test_ledger_get_set_and_expiry(
+    buses: Callable[..., RedisBus], raw: aioredis.Redis
+) -> None:
     bus = buses()
     assert await bus.ledger_get("cmd-1") is None
     await bus.ledger_set("cmd-1", LedgerState.STARTED)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 
 import pytest
@@ -54,7 +55,7 @@ async def test_backoff_grows_between_restarts() -> None:
     await asyncio.wait_for(
         supervise("t", task, backoff_initial=0.01, backoff_max=0.02, stop=stop), 5
     )
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(gaps) == 3
     assert gaps[0] >= 0.009  # not a hot loop
     assert gaps[1] >= 0.019 and gaps[2] >= 0.019  # doubled, then capped at backoff_max

@@ -1,5 +1,6 @@
 """Asterisk driver: ``CallControl`` over ARI (+ AMI for what ARI lacks)."""
 
-from .driver import AsteriskDriver, media_uri
+from .core import media_uri
+from .driver import AsteriskDriver
 
 __all__ = ["AsteriskDriver", "media_uri"]

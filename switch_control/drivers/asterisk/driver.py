@@ -1,438 +1,177 @@
-"""``CallControl`` on Asterisk through ARI (SW-1, SW-2, SW-3, SW-4, REC-1).
+"""Operations over several legs on Asterisk: bridges, dialling into a call, attended
+transfer, supervision (SW-2, SW-3).
 
-Every call we handle sits in the Stasis app (``asterisk_conf/extensions.conf``). Legs we
-dial are originated into the app (``POST /channels`` with our own channel id) and, with
-``subscribeAll``, every event of theirs reaches us from the first ring. The customer call
-id and the leg role travel on the channel itself (``CC_CALL_ID``/``CC_ROLE``, exported
-through ari.conf ``channelvars``) so a restarted controller rebuilds its leg table from
-``GET /channels`` alone.
+Everything here is built from ARI primitives — mixing bridges, ``/snoop`` channels, MOH on
+a bridge — so the call never leaves the Stasis app and stays recorded and controllable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ...callcontrol import EventSink, LegSnapshot, SwitchInfo
-from ...contract import (
-    CAUSE_TO_Q850,
-    CallEnded,
-    CallHeld,
-    CallOffered,
-    CallResumed,
-    Direction,
-    Event,
-    HangupCause,
-    LegRole,
-    RecordingStarted,
-    SwitchConnected,
-    SwitchDisconnected,
-)
+from ...contract import CallHeld, CallResumed, HangupCause, LegRole
 from ...contract.commands import EndpointKind
-from ...errors import CommandRejected, NoSuchCall, OriginateFailed, SwitchUnavailable
-from ...protocols.ari import AriClient, AriEvent, Channel
-from . import translate as tr
-from .translate import LegInfo
+from ...errors import CommandRejected, NoSuchCall
+from .core import AsteriskCore
+from .translate import ARG_SNOOP, LegInfo
 
 logger = logging.getLogger(__name__)
 
 
-def marker(leg_id: str) -> str:
-    """Global variable set by a leg's creation (cleared when we see it destroyed)."""
-    return "CC_LEG_" + "".join(ch if ch.isalnum() else "_" for ch in leg_id)
+class AsteriskDriver(AsteriskCore):
+    """``CallControl`` on Asterisk (ARI + AMI)."""
 
-
-MEDIA_SCHEMES = ("sound", "recording", "number", "digits", "characters", "tone")
-
-
-def media_uri(item: str) -> str:
-    """Contract media URI -> ARI media URI (``file:/path/x.wav`` -> ``sound:/path/x``)."""
-    scheme, sep, rest = item.partition(":")
-    if not sep or not rest:
-        raise CommandRejected(f"bad media URI {item!r} (expected scheme:value)")
-    if scheme == "file":
-        for ext in (".wav", ".gsm", ".sln", ".ulaw", ".alaw", ".g722"):
-            if rest.endswith(ext):
-                rest = rest[: -len(ext)]
-        return f"sound:{rest}"
-    if scheme not in MEDIA_SCHEMES:
-        raise CommandRejected(f"unsupported media scheme {scheme!r} in {item!r}")
-    return item
-
-
-class AsteriskDriver:
-    kind = "asterisk"
-
-    def __init__(
-        self,
-        ari: AriClient,
-        *,
-        agent_tech: str = "PJSIP",
-        trunk: str = "trunk",
-        moh_class: str = "default",
-    ) -> None:
-        self.ari = ari
-        self.agent_tech = agent_tech
-        self.trunk = trunk
-        self.moh_class = moh_class
-        self.legs: dict[str, LegInfo] = {}
-        self.bridges: dict[str, str] = {}  # bridge id -> call id
-        self._collectors: dict[str, asyncio.Queue[str]] = {}
-        self._background: set[asyncio.Task[None]] = set()
-        self._sink: EventSink | None = None
-        self.version = ""
-        self.ari.on("StasisStart", self._on_stasis_start)
-        self.ari.on("RecordingFinished", self._on_recording_finished)
-        self.ari.on("RecordingFailed", self._on_recording_finished)
-        self.ari.on("PlaybackFinished", self._on_playback_finished)
-        for etype in (
-            "ChannelStateChange",
-            "ChannelDtmfReceived",
-            "ChannelEnteredBridge",
-            "ChannelLeftBridge",
-            "ChannelDestroyed",
-        ):
-            self.ari.on(etype, self._on_leg_event)
-        self.ari.on_connect(self._on_connect)
-        self.ari.on_disconnect(self._on_disconnect)
-
-    # ------------------------------------------------------------------ lifecycle
-    async def start(self, sink: EventSink) -> None:
-        self._sink = sink
-        await self.ari.start()
-
-    async def close(self) -> None:
-        await self.ari.close()
-
-    async def wait_connected(self, timeout: float) -> bool:
-        return await self.ari.wait_connected(timeout)
-
-    async def info(self) -> SwitchInfo:
-        return SwitchInfo("asterisk", self.version, self.ari.connected, len(self.legs))
-
-    async def _emit(self, event: Event) -> None:
-        if self._sink is not None:
-            await self._sink(event)
-
-    async def _on_connect(self) -> None:
-        app = self.ari.config.app
-        try:
-            await self.ari.put(
-                f"/applications/{app}/eventFilter",
-                {"allowed": [{"type": t} for t in tr.WANTED_EVENTS]},
-            )
-        except (CommandRejected, NoSuchCall) as exc:  # older Asterisk: no filter, still fine
-            logger.info("ARI event filter not applied: %s", exc)
-        info = await self.ari.get("/asterisk/info", only="system")
-        self.version = str((info or {}).get("system", {}).get("version", ""))
-        logger.info("connected to Asterisk %s at %s", self.version, self.ari.config.url)
-        await self.reconcile()
-        await self._emit(SwitchConnected(switch="asterisk", version=self.version))
-
-    async def _on_disconnect(self) -> None:
-        await self._emit(SwitchDisconnected(switch="asterisk", reason=self.ari.last_error))
-
-    # ------------------------------------------------------------------ reconciliation
-    async def reconcile(self) -> None:
-        """Rebuild the leg table from the switch (SW-4). Legs we knew that are gone ended
-        while we could not see them; legs still up keep going and stay controllable."""
-        channels = await self.ari.get("/channels") or []
-        live: dict[str, Channel] = {}
-        for raw in channels:
-            try:
-                ch = Channel.from_json(raw)
-            except ValueError:
-                continue
-            dialplan = raw.get("dialplan") or {}
-            in_app = dialplan.get("app_name") == "Stasis" and str(
-                dialplan.get("app_data", "")
-            ).startswith(self.ari.config.app)
-            if in_app or "CC_CALL_ID" in ch.vars:
-                live[ch.id] = ch
-        for leg_id in list(self.legs):
-            if leg_id not in live:
-                leg = self.legs.pop(leg_id)
-                self._collectors.pop(leg_id, None)
-                await self._emit(
-                    CallEnded(call_id=leg.call_id, leg_id=leg_id, cause=HangupCause.SWITCH_LOST)
-                )
-        for ch in live.values():
-            if ch.id not in self.legs:
-                self.legs[ch.id] = LegInfo(
-                    ch.id, tr.call_id_of(ch), tr.role_of(ch), up=ch.state == "Up"
-                )
-        bridges = await self.ari.get("/bridges") or []
-        for b in bridges:
-            for member in b.get("channels", []):
-                member_leg = self.legs.get(member)
-                if member_leg is not None:
-                    member_leg.bridge_id = b["id"]
-                    self.bridges.setdefault(b["id"], member_leg.call_id)
-        logger.info("reconciled: %d live legs, %d bridges", len(self.legs), len(bridges))
-
-    async def restore(self, legs: Sequence[LegInfo]) -> None:
-        """Seed the table with legs persisted before a restart, then reconcile."""
-        for leg in legs:
-            self.legs.setdefault(leg.leg_id, leg)
-
-    # ------------------------------------------------------------------ events
-    async def _on_stasis_start(self, ev: AriEvent) -> None:
-        ch = ev.channel
-        if ch is None or ch.id in self.legs:
-            return
-        result = tr.offered(ev, ch)
-        if result is None:
-            return
-        leg, event = result
-        self.legs[ch.id] = leg
-        await self._emit(event)
-
-    async def _on_leg_event(self, ev: AriEvent) -> None:
-        ch = ev.channel
-        if ch is None:
-            return
-        leg = self.legs.get(ch.id)
-        if leg is None:
-            return
-        if ev.type == "ChannelDtmfReceived":
-            q = self._collectors.get(ch.id)
-            if q is not None:
-                q.put_nowait(ev.get("digit"))
-        if ev.type == "ChannelDestroyed":
-            self.legs.pop(ch.id, None)
-            self._collectors.pop(ch.id, None)
-            if leg.role is not LegRole.CALLER:
-                self._clear_marker(ch.id)
-        event = tr.simple(ev, leg)
-        if event is not None:
-            await self._emit(event)
-        if ev.type == "ChannelStateChange" and ch.state == "Up" and leg.join_bridge:
-            bridge_id, leg.join_bridge = leg.join_bridge, ""
-            try:
-                await self.ari.post(f"/bridges/{bridge_id}/addChannel", channel=ch.id)
-            except (NoSuchCall, CommandRejected) as exc:
-                logger.warning("could not bridge answered leg [call %s]: %s", leg.call_id, exc)
-
-    async def _on_playback_finished(self, ev: AriEvent) -> None:
-        event = tr.playback_finished(ev, self.legs)
-        if event is not None:
-            await self._emit(event)
-
-    async def _on_recording_finished(self, ev: AriEvent) -> None:
-        await self._emit(tr.recording_finished(ev, self.legs, self.bridges))
-
-    # ------------------------------------------------------------------ one leg
-    def _call_of(self, leg_id: str) -> str:
-        leg = self.legs.get(leg_id)
-        return leg.call_id if leg else leg_id
-
-    async def answer(self, leg_id: str) -> None:
-        await self.ari.post(f"/channels/{leg_id}/answer")
-
-    async def hangup(self, leg_id: str, cause: HangupCause = HangupCause.NORMAL_CLEARING) -> None:
-        code = CAUSE_TO_Q850.get(cause, 16)
-        await self.ari.delete(f"/channels/{leg_id}", reason_code=code)
-
-    async def play(self, leg_id: str, media: Sequence[str], playback_id: str = "") -> str:
-        uris = [media_uri(m) for m in media]
-        playback_id = playback_id or uuid.uuid4().hex
-        await self.ari.post(f"/channels/{leg_id}/play/{playback_id}", media=uris)
-        return playback_id
-
-    async def stop_playback(self, playback_id: str) -> None:
-        await self.ari.delete(f"/playbacks/{playback_id}")
-
-    async def collect_digits(
-        self,
-        leg_id: str,
-        *,
-        prompt: Sequence[str] = (),
-        max_digits: int = 1,
-        terminator: str = "#",
-        first_digit_timeout: float = 5.0,
-        inter_digit_timeout: float = 3.0,
-        overall_timeout: float = 15.0,
-    ) -> tuple[str, bool]:
-        if leg_id not in self.legs:
-            raise NoSuchCall(f"no such leg {leg_id}")
-        q: asyncio.Queue[str] = asyncio.Queue()
-        self._collectors[leg_id] = q
-        playback = await self.play(leg_id, prompt) if prompt else ""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + overall_timeout
-        digits, timeout = "", first_digit_timeout
-        try:
-            while len(digits) < max_digits:
-                remaining = min(timeout, deadline - loop.time())
-                if remaining <= 0:
-                    return digits, True
-                try:
-                    d = await asyncio.wait_for(q.get(), remaining)
-                except TimeoutError:
-                    return digits, True
-                if playback:  # barge-in: the first key stops the prompt
-                    await self._quiet_stop(playback)
-                    playback = ""
-                if d == terminator:
-                    return digits, False
-                digits += d
-                timeout = inter_digit_timeout
-            return digits, False
-        finally:
-            if self._collectors.get(leg_id) is q:
-                del self._collectors[leg_id]
-            if playback:
-                await self._quiet_stop(playback)
-
-    async def _quiet_stop(self, playback_id: str) -> None:
-        try:
-            await self.stop_playback(playback_id)
-        except (NoSuchCall, CommandRejected, SwitchUnavailable):
-            pass
-
-    async def hold(self, leg_id: str) -> None:
-        """The held party hears music and is not heard by the others in its bridge."""
-        await self.ari.post(f"/channels/{leg_id}/moh", mohClass=self.moh_class)
-        await self.ari.post(f"/channels/{leg_id}/mute", direction="in")
-        await self._emit(CallHeld(call_id=self._call_of(leg_id), leg_id=leg_id))
-
-    async def unhold(self, leg_id: str) -> None:
-        await self.ari.delete(f"/channels/{leg_id}/moh")
-        await self.ari.delete(f"/channels/{leg_id}/mute", direction="in")
-        await self._emit(CallResumed(call_id=self._call_of(leg_id), leg_id=leg_id))
-
-    # ------------------------------------------------------------------ recording
-    async def record(
-        self,
-        *,
-        name: str,
-        leg_id: str = "",
-        bridge_id: str = "",
-        fmt: str = "wav",
-        max_duration: int = 0,
-        beep: bool = False,
-    ) -> None:
-        params = {
-            "name": name,
-            "format": fmt,
-            "maxDurationSeconds": max_duration,
-            "beep": beep,
-            "ifExists": "fail",
-        }
-        if bridge_id:
-            await self.ari.post(f"/bridges/{bridge_id}/record", **params)
-            call_id = self.bridges.get(bridge_id, "")
-        elif leg_id:
-            await self.ari.post(f"/channels/{leg_id}/record", **params)
-            call_id = self._call_of(leg_id)
-        else:
-            raise CommandRejected("record needs a leg or a bridge")
-        await self._emit(
-            RecordingStarted(call_id=call_id, name=name, leg_id=leg_id, bridge_id=bridge_id)
-        )
-
-    async def stop_recording(self, name: str) -> None:
-        await self.ari.post(f"/recordings/live/{name}/stop")
-
-    async def fetch_recording(self, name: str, fmt: str = "wav") -> bytes:
-        data = await self.ari.request_bytes("GET", f"/recordings/stored/{name}/file")
-        return data
-
-    # ------------------------------------------------------------------ several legs
     async def bridge(self, leg_ids: Sequence[str], bridge_id: str = "") -> str:
         bridge_id = bridge_id or uuid.uuid4().hex
-        if bridge_id not in self.bridges:
-            await self.ari.post(f"/bridges/{bridge_id}", type="mixing")
-            self.bridges[bridge_id] = self._call_of(leg_ids[0]) if leg_ids else ""
-        if leg_ids:
-            await self.ari.post(f"/bridges/{bridge_id}/addChannel", channel=list(leg_ids))
+        legs = [self._known(x) for x in leg_ids]
+        await self._ensure_bridge(bridge_id, legs[0].call_id if legs else "")
+        for leg in legs:
+            await self._move(leg, bridge_id)
         return bridge_id
 
-    def endpoint(self, destination: str, kind: EndpointKind) -> str:
-        if kind is EndpointKind.AGENT:
-            return f"{self.agent_tech}/{destination}"
-        if kind is EndpointKind.EXTERNAL:
-            return f"{self.agent_tech}/{destination}@{self.trunk}"
-        return destination
+    def bridge_members(self, bridge_id: str) -> list[LegInfo]:
+        return [x for x in self.legs.values() if x.bridge_id == bridge_id and not x.internal]
 
-    async def originate(
+    # ------------------------------------------------------------------ dial into a call
+    async def add_to_call(
         self,
-        *,
         leg_id: str,
+        *,
         destination: str,
         kind: EndpointKind = EndpointKind.AGENT,
+        new_leg_id: str = "",
+        replace_leg: str = "",
+        role: LegRole | None = None,
         caller_id_number: str = "",
-        caller_id_name: str = "",
         timeout: int = 30,
-        variables: dict[str, str] | None = None,
-        join_bridge: str = "",
     ) -> str:
-        variables = dict(variables or {})
-        call_id = variables.pop("CC_CALL_ID", "") or leg_id
-        role = LegRole.AGENT if kind is EndpointKind.AGENT else LegRole.EXTERNAL
-        role = LegRole(variables.pop("CC_ROLE", role))
-        chan_vars = {"CC_CALL_ID": call_id, "CC_ROLE": role.value, **variables}
-        if caller_id_number:
-            chan_vars["CALLERID(num)"] = caller_id_number
-        if caller_id_name:
-            chan_vars["CALLERID(name)"] = caller_id_name
-        leg = LegInfo(leg_id, call_id, role, join_bridge=join_bridge)
-        self.legs[leg_id] = leg
-        # The switch remembers that this leg was created (AstDB, written by the channel
-        # itself at creation): a command that was in flight when the controller died is
-        # resolved by asking, never by dialling again.
-        chan_vars[f"GLOBAL({marker(leg_id)})"] = "1"
-        caller_id = (
-            f'"{caller_id_name}" <{caller_id_number}>' if caller_id_name else caller_id_number
-        )
+        """Dial ``destination``; on answer it joins the bridge ``leg_id`` is in (or is
+        about to join): a three-way conference, a barge, or — with ``replace_leg`` — an
+        intercept or a pickup, where that leg is dropped once the new one is in."""
+        leg = self._known(leg_id)
+        bridge_id = leg.bridge_id or leg.join_bridge
+        if not bridge_id:
+            raise CommandRejected(f"leg {leg_id} is not in a call")
+        if replace_leg:
+            self._known(replace_leg)
+        new_leg_id = new_leg_id or uuid.uuid4().hex
+        variables = {"CC_CALL_ID": leg.call_id}
+        if role is not None:
+            variables["CC_ROLE"] = role.value
+        await self.originate(
+            leg_id=new_leg_id, destination=destination, kind=kind, timeout=timeout,
+            caller_id_number=caller_id_number, variables=variables, join_bridge=bridge_id,
+        )  # fmt: skip
+        self.legs[new_leg_id].replace_leg = replace_leg
+        return new_leg_id
+
+    # ------------------------------------------------------------------ supervision
+    async def snoop(
+        self,
+        leg_id: str,
+        *,
+        destination: str,
+        kind: EndpointKind = EndpointKind.AGENT,
+        new_leg_id: str = "",
+        whisper: bool = False,
+        timeout: int = 30,
+    ) -> str:
+        """Listen to (and with ``whisper`` speak to, the agent only) the call of ``leg_id``
+        from ``destination``'s phone, through an Asterisk snoop channel."""
+        agent = self._known(leg_id)
+        new_leg_id = new_leg_id or uuid.uuid4().hex
+        snoop_id = f"{new_leg_id}-snoop"
+        spy_bridge = f"{new_leg_id}-spy"
+        self.legs[snoop_id] = LegInfo(snoop_id, agent.call_id, LegRole.OTHER, internal=True)
+        started = self._await_stasis(snoop_id)
         try:
-            # one request: Asterisk dials at once; with subscribeAll we see every event of
-            # the leg from its first ring, and it enters the app when answered
             await self.ari.post(
-                "/channels", {"variables": chan_vars},
-                endpoint=self.endpoint(destination, kind), app=self.ari.config.app,
-                appArgs=tr.ARG_DIALED, channelId=leg_id, callerId=caller_id, timeout=timeout,
+                f"/channels/{leg_id}/snoop", spy="both", whisper="out" if whisper else "none",
+                app=self.ari.config.app, appArgs=ARG_SNOOP, snoopId=snoop_id,
             )  # fmt: skip
-        except CommandRejected as exc:
-            self.legs.pop(leg_id, None)
-            if "409" in str(exc):  # the same leg id exists: a duplicate command
-                raise
-            raise OriginateFailed(HangupCause.SUBSCRIBER_ABSENT.value, str(exc)) from exc
+            await asyncio.wait_for(started, 5)
+            await self._ensure_bridge(spy_bridge, agent.call_id)
+            await self._move(self.legs[snoop_id], spy_bridge)
+            await self.originate(
+                leg_id=new_leg_id, destination=destination, kind=kind, timeout=timeout,
+                variables={"CC_CALL_ID": agent.call_id, "CC_ROLE": LegRole.SUPERVISOR.value},
+                join_bridge=spy_bridge,
+            )  # fmt: skip
         except BaseException:
-            self.legs.pop(leg_id, None)
+            self._stasis_waiters.pop(snoop_id, None)
+            await self._quiet_hangup(snoop_id)
             raise
-        if join_bridge:
-            self.bridges.setdefault(join_bridge, call_id)
-        await self._emit(CallOffered(call_id=call_id, leg_id=leg_id, direction=Direction.OUTBOUND,
-                                     role=role, caller_number=caller_id_number,
-                                     callee_number=destination, switch="asterisk"))  # fmt: skip
-        return leg_id
+        self.legs[new_leg_id].companion = snoop_id
+        return new_leg_id
 
-    def _clear_marker(self, leg_id: str) -> None:
-        async def clear() -> None:
-            try:
-                await self.ari.post("/asterisk/variable", variable=marker(leg_id), value="")
-            except (CommandRejected, NoSuchCall, SwitchUnavailable) as exc:
-                logger.debug("marker of %s not cleared: %s", leg_id, exc)
+    # ------------------------------------------------------------------ attended transfer
+    async def consult(
+        self,
+        leg_id: str,
+        *,
+        destination: str,
+        kind: EndpointKind = EndpointKind.AGENT,
+        new_leg_id: str = "",
+        timeout: int = 30,
+    ) -> str:
+        """The agent (``leg_id``) consults ``destination`` while the customer waits with
+        music in the call's bridge."""
+        agent = self._known(leg_id)
+        home = agent.bridge_id
+        if not home:
+            raise CommandRejected(f"leg {leg_id} is not in a call")
+        if agent.consult:
+            raise CommandRejected(f"leg {leg_id} is already consulting")
+        new_leg_id = new_leg_id or uuid.uuid4().hex
+        consult_bridge = f"{new_leg_id}-consult"
+        await self._ensure_bridge(consult_bridge, agent.call_id)
+        await self._move(agent, consult_bridge)
+        await self.ari.post(f"/bridges/{home}/moh", mohClass=self.moh_class)
+        agent.consult, agent.home_bridge = new_leg_id, home
+        for other in self.bridge_members(home):
+            await self._emit(CallHeld(call_id=other.call_id, leg_id=other.leg_id))
+        await self.originate(
+            leg_id=new_leg_id, destination=destination, kind=kind, timeout=timeout,
+            variables={"CC_CALL_ID": agent.call_id}, join_bridge=consult_bridge,
+        )  # fmt: skip
+        return new_leg_id
 
-        task = asyncio.create_task(clear())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    async def complete_consult(self, leg_id: str) -> None:
+        """Connect the consulted party to the customer; the agent drops out."""
+        agent = self._known(leg_id)
+        target = self.legs.get(agent.consult)
+        if target is None or not target.up:
+            raise CommandRejected("the consulted party has not answered")
+        home = agent.home_bridge
+        await self.ari.delete(f"/bridges/{home}/moh")
+        await self._move(target, home)
+        for other in self.bridge_members(home):
+            if other.leg_id != target.leg_id:
+                await self._emit(CallResumed(call_id=other.call_id, leg_id=other.leg_id))
+        agent.consult = agent.home_bridge = ""
+        await self._quiet_hangup(leg_id, HangupCause.NORMAL_CLEARING)
 
-    async def leg_existed(self, leg_id: str) -> bool:
-        if leg_id in self.legs:
-            return True
-        value = await self.ari.get("/asterisk/variable", variable=marker(leg_id))
-        return str((value or {}).get("value", "")) == "1"
-
-    async def _quiet_hangup(self, leg_id: str) -> None:
+    async def cancel_consult(self, leg_id: str) -> None:
+        """Drop the consulted party; the agent is back with the customer."""
+        agent = self._known(leg_id)
+        consult, home = agent.consult, agent.home_bridge
+        if not home:
+            raise CommandRejected(f"leg {leg_id} is not consulting")
+        if consult:
+            await self._quiet_hangup(consult)
+        await self._move(agent, home)
         try:
-            await self.hangup(leg_id)
-        except (NoSuchCall, CommandRejected, SwitchUnavailable):
+            await self.ari.delete(f"/bridges/{home}/moh")
+        except (CommandRejected, NoSuchCall):
             pass
+        for other in self.bridge_members(home):
+            if other.leg_id != leg_id:
+                await self._emit(CallResumed(call_id=other.call_id, leg_id=other.leg_id))
+        agent.consult = agent.home_bridge = ""
 
     async def blind_transfer(
         self, leg_id: str, destination: str, kind: EndpointKind = EndpointKind.AGENT
@@ -456,21 +195,9 @@ class AsteriskDriver:
             join_bridge=bridge_id,
         )
 
-    async def list_legs(self) -> list[LegSnapshot]:
-        channels = await self.ari.get("/channels") or []
-        out = []
-        for raw in channels:
-            ch = Channel.from_json(raw)
-            if ch.id in self.legs:
-                out.append(
-                    LegSnapshot(
-                        ch.id,
-                        ch.state.lower(),
-                        ch.caller_number,
-                        ch.exten,
-                        ch.name,
-                        self.legs[ch.id].bridge_id,
-                        ch.creationtime or time.time(),
-                    )
-                )
-        return out
+
+if TYPE_CHECKING:
+    from ...callcontrol import CallControl
+
+    def _check(d: AsteriskDriver) -> CallControl:
+        return d

@@ -52,8 +52,13 @@ class LegInfo:
     call_id: str
     role: LegRole = LegRole.CALLER
     join_bridge: str = ""  # bridge the leg joins once answered (originate + bridge)
+    replace_leg: str = ""  # leg hung up once this one has joined (intercept, pickup)
     bridge_id: str = ""
     up: bool = False
+    internal: bool = False  # snoop channels: ours, but not a party of the call (no events)
+    companion: str = ""  # leg to hang up when this one ends (a supervisor's snoop)
+    consult: str = ""  # attended transfer in progress: the consulted leg
+    home_bridge: str = ""  # attended transfer: the bridge the customer waits in
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -193,3 +193,65 @@ class Conferencing(Originating):
                 f"{ch.profile.caller_id_number};{flags};0;0;100\n"
             )
         return "".join(lines)
+
+    def conference_json(self) -> str:
+        now = time.monotonic()
+        result = []
+        for conf in self.conferences.values():
+            members = []
+            for member in sorted(conf.members, key=lambda m: -m.id):
+                ch = member.channel
+                flags = {
+                    "can_hear": True,
+                    "can_see": True,
+                    "can_speak": member.speak,
+                    "hold": False,
+                    "mute_detect": False,
+                    "talking": False,
+                    "has_video": False,
+                    "video_bridge": False,
+                    "has_floor": conf.floor is member,
+                    "is_moderator": False,
+                    "end_conference": False,
+                    "mandatory_member_end_conference": False,
+                    "pass_digits": False,
+                }
+                members.append(
+                    {
+                        "type": "caller",
+                        "id": member.id,
+                        "flags": flags,
+                        "uuid": ch.uuid,
+                        "caller_id_name": ch.profile.caller_id_name or "Outbound Call",
+                        "caller_id_number": ch.profile.caller_id_number,
+                        "join_time": int(now - member.joined),
+                        "last_talking": 0,
+                        "energy": 100,
+                        "volume_in": 0,
+                        "volume_out": 0,
+                        "output-volume": 0,
+                        "input-volume": 0,
+                    }
+                )
+            info: dict[str, Any] = {
+                "conference_name": conf.name,
+                "member_count": len(conf.members),
+                "ghost_count": 0,
+                "rate": 8000,
+                "run_time": int(now - conf.created),
+                "conference_uuid": conf.uuid,
+                "canvas_count": 0,
+                "max_bw_in": 0,
+                "force_bw_in": 0,
+                "video_floor_packets": 0,
+            }
+            for flag in (
+                "locked", "destruct", "wait_mod", "audio_always", "running", "answered",
+                "enforce_min", "bridge_to", "dynamic", "exit_sound", "enter_sound", "recording",
+                "video_bridge", "video_floor_only", "video_rfc4579",
+            ):  # fmt: skip
+                info[flag] = flag in FLAGS.split("|")
+            info["variables"] = {}
+            info["members"] = members
+            result.append(info)
+        return cjson(result)

@@ -278,16 +278,19 @@ class Flows(Engine):
         self.destroy(ch)
 
     def remote_hangup(self, ch: Channel, cause: str = "NORMAL_CLEARING") -> None:
-        """The far end hangs up (SIP BYE) or ``uuid_kill``."""
+        """The far end hangs up (SIP BYE), or ``uuid_kill``/``hupall``."""
         if not ch.alive:
             return
-        if ch.other is not None and ch.bridged_to:
-            self.hangup_bridged(ch, cause)  # type: ignore[attr-defined]
-            return
-        if ch.conference:
-            self.spawn(self.leave_conference_by_hangup(ch, cause))  # type: ignore[attr-defined]
-            return
         self.mark_hangup(ch, cause)
+        self.continue_hangup(ch)
+
+    def continue_hangup(self, ch: Channel) -> None:
+        """Everything after CHANNEL_HANGUP, depending on what the channel is doing."""
+        if ch.gone:
+            return
+        if ch.bridged_to and ch.other is not None:
+            self.hangup_bridged(ch, ch.hangup_cause)  # type: ignore[attr-defined]
+            return
         if ch.running_apps:
             # the running application stops; its task finishes the teardown
             if ch.playback_stop is not None and not ch.playback_stop.done():
@@ -297,6 +300,18 @@ class Flows(Engine):
                     waiter.cancel()
             return
         self.finish_unbridged(ch)
+
+    async def broadcast(self, ch: Channel, path: str) -> None:
+        """uuid_broadcast: a queued, event-locked playback (PRIVATE_COMMAND afterwards)."""
+        queued = self.events.base("COMMAND", "COMMAND_BROADCAST") + [
+            ("call-command", "execute"),
+            ("execute-app-name", "playback"),
+            ("execute-app-arg", path),
+            ("event-lock", "true"),
+            ("lead-frames", "5"),
+        ]
+        await self.run_app(ch, "playback", path, str(uuidlib.uuid4()), lock_headers=queued)
+        self.finish_if_hung_up(ch)
 
 
 def _sip_inbound_vars(

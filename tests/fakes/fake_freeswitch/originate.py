@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid as uuidlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .bridging import Bridging
@@ -14,6 +16,14 @@ USAGE = (
     "[<cid_name>] [<cid_num>] [<timeout_sec>]\n"
 )
 _APP = re.compile(r"^&([\w-]+)\((.*)\)$", re.S)
+
+
+class ApiContext:
+    """Actions of one api command that happen after its API (and BACKGROUND_JOB) event."""
+
+    def __init__(self) -> None:
+        self.before_job: list[Callable[[], object]] = []
+        self.after_job: list[Callable[[], object]] = []
 
 
 class OriginateError(Exception):
@@ -67,33 +77,33 @@ class Originating(Bridging):
     def endpoint(self, key: str) -> Endpoint:
         return self.endpoints.setdefault(key, Endpoint())
 
-    async def originate(self, arg: str) -> str:
+    async def originate(self, arg: str, ctx: ApiContext) -> str:
         """Run an originate; the result text (``+OK <uuid>`` or ``-ERR CAUSE``), with ``\\n``."""
-        variables, url, target, rest = parse_originate(arg)
+        variables, url, target, _rest = parse_originate(arg)
         if not url or not target:
             return USAGE
+        match = _APP.match(target)
         try:
-            ch = await self._dial(url, variables)
+            ch = await self._dial(url, variables, ctx, app_leg=match is not None)
         except OriginateError as exc:
             return f"-ERR {exc.cause}\n"
-        self._after_answer(ch, target, rest)
-        return f"+OK {ch.uuid}\n"
-
-    def _after_answer(self, ch: Channel, target: str, rest: list[str]) -> None:
-        match = _APP.match(target)
         if match is not None:
             app, data = match.group(1), match.group(2)
-            self.deferred.append(lambda: self._start_app_leg(ch, app, data))
+            ctx.after_job.append(lambda: self._start_app_leg(ch, app, data))
         else:
             ch.profile.destination_number = target
             ch.hit_dialplan = True
-            self.deferred_pre.append(lambda: self.run_state(ch, "CS_ROUTING"))
-            self.deferred.append(lambda: self._start_exten_leg(ch))
+            ctx.before_job.append(lambda: self.run_state(ch, "CS_ROUTING"))
+            ctx.after_job.append(lambda: self._start_exten_leg(ch))
+        return f"+OK {ch.uuid}\n"
 
     def _start_app_leg(self, ch: Channel, app: str, data: str) -> None:
         async def run() -> None:
             self.run_state(ch, "CS_EXECUTE")
-            await self.run_apps(ch, [(app, data, None)])
+            await self.run_apps(ch, [(app, data, str(uuidlib.uuid4()))])
+            if ch.alive and ch.app != "park":  # the application returned: hang up
+                self.mark_hangup(ch, "NORMAL_CLEARING")
+                self.finish_unbridged(ch)
 
         self.spawn(run())
 
@@ -101,12 +111,14 @@ class Originating(Bridging):
         self.channel_event("CALL_UPDATE", ch, "CALL_UPDATE_RECV", pre=[("Direction", "RECV")])
         self.spawn(self.run_dialplan(ch))
 
-    async def _dial(self, url: str, variables: dict[str, str]) -> Channel:
+    async def _dial(
+        self, url: str, variables: dict[str, str], ctx: ApiContext, *, app_leg: bool
+    ) -> Channel:
         kind, _, rest = url.partition("/")
         if kind == "error":
             raise OriginateError(rest.upper() or "DESTINATION_OUT_OF_ORDER")
         if kind == "loopback":
-            await self._loopback_failure(rest, variables)
+            await self._loopback_failure(rest, variables, ctx)
             raise OriginateError("NO_ROUTE_DESTINATION")
         if kind == "user":
             user = rest.split("@", 1)[0]
@@ -115,12 +127,13 @@ class Originating(Bridging):
             if reg is None:
                 raise OriginateError("USER_NOT_REGISTERED")
             name = f"sofia/lab/{user}@{reg.host}:{reg.port}"
-            return await self._sofia_leg(name, user, variables, self.endpoint(user), user=user)
+            endpoint = self.endpoint(user)
+            return await self._sofia_leg(name, user, variables, endpoint, ctx, app_leg, user=user)
         if kind == "sofia":
             parts = rest.split("/")
             dest = parts[-1].split("@", 1)[0]
-            key = parts[-1]
-            return await self._sofia_leg(f"sofia/{rest}", dest, variables, self.endpoint(key))
+            endpoint = self.endpoint(parts[-1])
+            return await self._sofia_leg(f"sofia/{rest}", dest, variables, endpoint, ctx, app_leg)
         raise OriginateError("CHAN_NOT_IMPLEMENTED")
 
     async def _sofia_leg(
@@ -129,6 +142,8 @@ class Originating(Bridging):
         dest: str,
         variables: dict[str, str],
         endpoint: Endpoint,
+        ctx: ApiContext,
+        app_leg: bool,
         *,
         user: str = "",
     ) -> Channel:
@@ -180,7 +195,7 @@ class Originating(Bridging):
         self.run_state(ch, "CS_CONSUME_MEDIA")
         if endpoint.behavior in ("busy", "reject"):
             cause = "USER_BUSY" if endpoint.behavior == "busy" else "CALL_REJECTED"
-            return self._fail_leg(ch, cause)
+            return self._fail_leg(ch, cause, ctx)
         ch.profile.network_addr = "127.0.0.1"
         ch.profile.times["progress"] = now_us()
         self.channel_event("CHANNEL_PROGRESS", ch)
@@ -188,23 +203,23 @@ class Originating(Bridging):
         timeout = float(variables.get("originate_timeout", "60"))
         if endpoint.behavior == "no_answer":
             await self.media_pause(timeout)
-            return self._fail_leg(ch, "NO_ANSWER")
+            return self._fail_leg(ch, "NO_ANSWER", ctx)
         if endpoint.behavior == "ring":
             try:
                 scaled = timeout * self.time_scale if self.time_scale else None
                 await asyncio.wait_for(endpoint.answer_now.wait(), scaled)
             except TimeoutError:
-                return self._fail_leg(ch, "NO_ANSWER")
+                return self._fail_leg(ch, "NO_ANSWER", ctx)
             endpoint.answer_now.clear()
         else:
             await self.media_pause(endpoint.ring_seconds)
         if not ch.alive:
             raise OriginateError(ch.hangup_cause or "ORIGINATOR_CANCEL")
         self.codec_events(ch)
-        self.answer_outbound(ch, user)
+        self.answer_outbound(ch, user, app_leg)
         return ch
 
-    def answer_outbound(self, ch: Channel, user: str) -> None:
+    def answer_outbound(self, ch: Channel, user: str, app_leg: bool) -> None:
         ch.answer_state = "answered"
         ch.profile.times["answered"] = now_us()
         self.set_var(ch, "endpoint_disposition", "ANSWER")
@@ -214,14 +229,18 @@ class Originating(Bridging):
         self.set_callstate(ch, "ACTIVE")
         if user:
             self.channel_event("CHANNEL_OUTGOING", ch)
-        self.channel_event("CALL_UPDATE", ch, "CALL_UPDATE_RECV", pre=[("Direction", "RECV")])
+        if app_leg:
+            update = [("Direction", "RECV")]
+            self.channel_event("CALL_UPDATE", ch, "CALL_UPDATE_RECV", pre=update)
 
-    def _fail_leg(self, ch: Channel, cause: str) -> Channel:
+    def _fail_leg(self, ch: Channel, cause: str, ctx: ApiContext) -> Channel:
         self.mark_hangup(ch, cause)
-        self.deferred.append(lambda: self.finish_unbridged(ch))
+        ctx.after_job.append(lambda: self.finish_unbridged(ch))
         raise OriginateError(cause)
 
-    async def _loopback_failure(self, rest: str, variables: dict[str, str]) -> None:
+    async def _loopback_failure(
+        self, rest: str, variables: dict[str, str], ctx: ApiContext
+    ) -> None:
         """loopback/<exten>/<context> into an unknown context: both loopback legs die."""
         exten, _, context = rest.partition("/")
         legs = []
@@ -273,5 +292,5 @@ class Originating(Bridging):
         self.reporting(b)
         self.hangup_states(a)
         self.reporting(a)
-        self.deferred.append(lambda: (self.destroy(b), self.destroy(a)))
+        ctx.after_job.append(lambda: (self.destroy(b), self.destroy(a)))
         await asyncio.sleep(0)

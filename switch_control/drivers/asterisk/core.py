@@ -1,0 +1,517 @@
+"""The core of the Asterisk driver: connection, events, reconciliation, one-leg operations
+and originate (SW-1, SW-2, SW-4, REC-1). ``driver.AsteriskDriver`` adds multi-leg ones.
+
+Every call we handle sits in the Stasis app (``asterisk_conf/extensions.conf``). Legs we
+dial are originated into the app (``POST /channels`` with our own channel id) and, with
+``subscribeAll``, every event of theirs reaches us from the first ring. The customer call
+id and the leg role travel on the channel itself (``CC_CALL_ID``/``CC_ROLE``, exported
+through ari.conf ``channelvars``) so a restarted controller rebuilds its leg table from
+``GET /channels`` alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from ...callcontrol import EventSink, LegSnapshot, SwitchInfo
+from ...contract import (
+    CAUSE_TO_Q850,
+    CallEnded,
+    CallHeld,
+    CallOffered,
+    CallResumed,
+    Direction,
+    Event,
+    HangupCause,
+    LegRole,
+    RecordingStarted,
+    SwitchConnected,
+    SwitchDisconnected,
+)
+from ...contract.commands import EndpointKind
+from ...errors import CommandRejected, NoSuchCall, OriginateFailed, SwitchUnavailable
+from ...protocols.ari import AriClient, AriEvent, Channel
+from . import translate as tr
+from .translate import LegInfo
+
+logger = logging.getLogger(__name__)
+
+
+def marker(leg_id: str) -> str:
+    """Global variable set by a leg's creation (cleared when we see it destroyed)."""
+    return "CC_LEG_" + "".join(ch if ch.isalnum() else "_" for ch in leg_id)
+
+
+MEDIA_SCHEMES = ("sound", "recording", "number", "digits", "characters", "tone")
+
+
+def media_uri(item: str) -> str:
+    """Contract media URI -> ARI media URI (``file:/path/x.wav`` -> ``sound:/path/x``)."""
+    scheme, sep, rest = item.partition(":")
+    if not sep or not rest:
+        raise CommandRejected(f"bad media URI {item!r} (expected scheme:value)")
+    if scheme == "file":
+        for ext in (".wav", ".gsm", ".sln", ".ulaw", ".alaw", ".g722"):
+            if rest.endswith(ext):
+                rest = rest[: -len(ext)]
+        return f"sound:{rest}"
+    if scheme not in MEDIA_SCHEMES:
+        raise CommandRejected(f"unsupported media scheme {scheme!r} in {item!r}")
+    return item
+
+
+class AsteriskCore:
+    kind = "asterisk"
+
+    def __init__(
+        self,
+        ari: AriClient,
+        *,
+        agent_tech: str = "PJSIP",
+        trunk: str = "trunk",
+        moh_class: str = "default",
+    ) -> None:
+        self.ari = ari
+        self.agent_tech = agent_tech
+        self.trunk = trunk
+        self.moh_class = moh_class
+        self.legs: dict[str, LegInfo] = {}
+        self.bridges: dict[str, str] = {}  # bridge id -> call id
+        self._collectors: dict[str, asyncio.Queue[str]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._stasis_waiters: dict[str, asyncio.Future[None]] = {}
+        self._sink: EventSink | None = None
+        self.version = ""
+        self.ari.on("StasisStart", self._on_stasis_start)
+        self.ari.on("RecordingFinished", self._on_recording_finished)
+        self.ari.on("RecordingFailed", self._on_recording_finished)
+        self.ari.on("PlaybackFinished", self._on_playback_finished)
+        for etype in (
+            "ChannelStateChange",
+            "ChannelDtmfReceived",
+            "ChannelEnteredBridge",
+            "ChannelLeftBridge",
+            "ChannelDestroyed",
+        ):
+            self.ari.on(etype, self._on_leg_event)
+        self.ari.on_connect(self._on_connect)
+        self.ari.on_disconnect(self._on_disconnect)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, sink: EventSink) -> None:
+        self._sink = sink
+        await self.ari.start()
+
+    async def close(self) -> None:
+        await self.ari.close()
+
+    async def wait_connected(self, timeout: float) -> bool:
+        return await self.ari.wait_connected(timeout)
+
+    async def info(self) -> SwitchInfo:
+        return SwitchInfo("asterisk", self.version, self.ari.connected, len(self.legs))
+
+    async def _emit(self, event: Event) -> None:
+        if self._sink is not None:
+            await self._sink(event)
+
+    async def _on_connect(self) -> None:
+        app = self.ari.config.app
+        try:
+            await self.ari.put(
+                f"/applications/{app}/eventFilter",
+                {"allowed": [{"type": t} for t in tr.WANTED_EVENTS]},
+            )
+        except (CommandRejected, NoSuchCall) as exc:  # older Asterisk: no filter, still fine
+            logger.info("ARI event filter not applied: %s", exc)
+        info = await self.ari.get("/asterisk/info", only="system")
+        self.version = str((info or {}).get("system", {}).get("version", ""))
+        logger.info("connected to Asterisk %s at %s", self.version, self.ari.config.url)
+        await self.reconcile()
+        await self._emit(SwitchConnected(switch="asterisk", version=self.version))
+
+    async def _on_disconnect(self) -> None:
+        await self._emit(SwitchDisconnected(switch="asterisk", reason=self.ari.last_error))
+
+    # ------------------------------------------------------------------ reconciliation
+    async def reconcile(self) -> None:
+        """Rebuild the leg table from the switch (SW-4). Legs we knew that are gone ended
+        while we could not see them; legs still up keep going and stay controllable."""
+        channels = await self.ari.get("/channels") or []
+        live: dict[str, Channel] = {}
+        for raw in channels:
+            try:
+                ch = Channel.from_json(raw)
+            except ValueError:
+                continue
+            dialplan = raw.get("dialplan") or {}
+            in_app = dialplan.get("app_name") == "Stasis" and str(
+                dialplan.get("app_data", "")
+            ).startswith(self.ari.config.app)
+            if in_app or "CC_CALL_ID" in ch.vars:
+                live[ch.id] = ch
+        for leg_id in list(self.legs):
+            if leg_id not in live:
+                leg = self.legs.pop(leg_id)
+                self._collectors.pop(leg_id, None)
+                await self._emit(
+                    CallEnded(call_id=leg.call_id, leg_id=leg_id, cause=HangupCause.SWITCH_LOST)
+                )
+        for ch in live.values():
+            if ch.id not in self.legs:
+                self.legs[ch.id] = LegInfo(
+                    ch.id, tr.call_id_of(ch), tr.role_of(ch), up=ch.state == "Up"
+                )
+        bridges = await self.ari.get("/bridges") or []
+        for b in bridges:
+            for member in b.get("channels", []):
+                member_leg = self.legs.get(member)
+                if member_leg is not None:
+                    member_leg.bridge_id = b["id"]
+                    self.bridges.setdefault(b["id"], member_leg.call_id)
+        logger.info("reconciled: %d live legs, %d bridges", len(self.legs), len(bridges))
+
+    async def restore(self, legs: Sequence[LegInfo]) -> None:
+        """Seed the table with legs persisted before a restart, then reconcile."""
+        for leg in legs:
+            self.legs.setdefault(leg.leg_id, leg)
+
+    # ------------------------------------------------------------------ events
+    def _await_stasis(self, leg_id: str) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._stasis_waiters[leg_id] = fut
+        return fut
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _on_stasis_start(self, ev: AriEvent) -> None:
+        ch = ev.channel
+        if ch is None:
+            return
+        waiter = self._stasis_waiters.pop(ch.id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if ch.id in self.legs:
+            return
+        result = tr.offered(ev, ch)
+        if result is None:
+            return
+        leg, event = result
+        self.legs[ch.id] = leg
+        await self._emit(event)
+
+    async def _on_leg_event(self, ev: AriEvent) -> None:
+        ch = ev.channel
+        if ch is None:
+            return
+        leg = self.legs.get(ch.id)
+        if leg is None:
+            return
+        if ev.type == "ChannelDtmfReceived":
+            q = self._collectors.get(ch.id)
+            if q is not None:
+                q.put_nowait(ev.get("digit"))
+        elif ev.type == "ChannelDestroyed":
+            self._forget(leg)
+        elif ev.type == "ChannelLeftBridge":
+            bridge = ev.raw.get("bridge") or {}
+            if not bridge.get("channels") and bridge.get("id") in self.bridges:
+                self._spawn(self._destroy_bridge(str(bridge["id"])))
+        if leg.internal:
+            return
+        event = tr.simple(ev, leg)
+        if event is not None:
+            await self._emit(event)
+        if ev.type == "ChannelStateChange" and ch.state == "Up" and leg.join_bridge:
+            bridge_id, leg.join_bridge = leg.join_bridge, ""
+            try:
+                await self._move(leg, bridge_id)
+            except (NoSuchCall, CommandRejected) as exc:
+                logger.warning("could not bridge answered leg [call %s]: %s", leg.call_id, exc)
+                return
+            await self._after_join(leg)
+
+    def _forget(self, leg: LegInfo) -> None:
+        self.legs.pop(leg.leg_id, None)
+        self._collectors.pop(leg.leg_id, None)
+        if leg.role is not LegRole.CALLER and not leg.internal:
+            self._clear_marker(leg.leg_id)
+        if leg.companion:
+            self._spawn(self._quiet_hangup(leg.companion))
+
+    async def _destroy_bridge(self, bridge_id: str) -> None:
+        self.bridges.pop(bridge_id, None)
+        try:
+            await self.ari.delete(f"/bridges/{bridge_id}")
+        except (NoSuchCall, CommandRejected, SwitchUnavailable):
+            pass
+
+    async def _on_playback_finished(self, ev: AriEvent) -> None:
+        event = tr.playback_finished(ev, self.legs)
+        if event is not None:
+            await self._emit(event)
+
+    async def _on_recording_finished(self, ev: AriEvent) -> None:
+        await self._emit(tr.recording_finished(ev, self.legs, self.bridges))
+
+    # ------------------------------------------------------------------ one leg
+    def _call_of(self, leg_id: str) -> str:
+        leg = self.legs.get(leg_id)
+        return leg.call_id if leg else leg_id
+
+    async def answer(self, leg_id: str) -> None:
+        await self.ari.post(f"/channels/{leg_id}/answer")
+
+    async def hangup(self, leg_id: str, cause: HangupCause = HangupCause.NORMAL_CLEARING) -> None:
+        code = CAUSE_TO_Q850.get(cause, 16)
+        await self.ari.delete(f"/channels/{leg_id}", reason_code=code)
+
+    async def play(self, leg_id: str, media: Sequence[str], playback_id: str = "") -> str:
+        uris = [media_uri(m) for m in media]
+        playback_id = playback_id or uuid.uuid4().hex
+        await self.ari.post(f"/channels/{leg_id}/play/{playback_id}", media=uris)
+        return playback_id
+
+    async def stop_playback(self, playback_id: str) -> None:
+        await self.ari.delete(f"/playbacks/{playback_id}")
+
+    async def collect_digits(
+        self,
+        leg_id: str,
+        *,
+        prompt: Sequence[str] = (),
+        max_digits: int = 1,
+        terminator: str = "#",
+        first_digit_timeout: float = 5.0,
+        inter_digit_timeout: float = 3.0,
+        overall_timeout: float = 15.0,
+    ) -> tuple[str, bool]:
+        if leg_id not in self.legs:
+            raise NoSuchCall(f"no such leg {leg_id}")
+        q: asyncio.Queue[str] = asyncio.Queue()
+        self._collectors[leg_id] = q
+        playback = await self.play(leg_id, prompt) if prompt else ""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + overall_timeout
+        digits, timeout = "", first_digit_timeout
+        try:
+            while len(digits) < max_digits:
+                remaining = min(timeout, deadline - loop.time())
+                if remaining <= 0:
+                    return digits, True
+                try:
+                    d = await asyncio.wait_for(q.get(), remaining)
+                except TimeoutError:
+                    return digits, True
+                if playback:  # barge-in: the first key stops the prompt
+                    await self._quiet_stop(playback)
+                    playback = ""
+                if d == terminator:
+                    return digits, False
+                digits += d
+                timeout = inter_digit_timeout
+            return digits, False
+        finally:
+            if self._collectors.get(leg_id) is q:
+                del self._collectors[leg_id]
+            if playback:
+                await self._quiet_stop(playback)
+
+    async def _quiet_stop(self, playback_id: str) -> None:
+        try:
+            await self.stop_playback(playback_id)
+        except (NoSuchCall, CommandRejected, SwitchUnavailable):
+            pass
+
+    async def hold(self, leg_id: str) -> None:
+        """The held party hears music and is not heard by the others in its bridge."""
+        await self.ari.post(f"/channels/{leg_id}/moh", mohClass=self.moh_class)
+        await self.ari.post(f"/channels/{leg_id}/mute", direction="in")
+        await self._emit(CallHeld(call_id=self._call_of(leg_id), leg_id=leg_id))
+
+    async def unhold(self, leg_id: str) -> None:
+        await self.ari.delete(f"/channels/{leg_id}/moh")
+        await self.ari.delete(f"/channels/{leg_id}/mute", direction="in")
+        await self._emit(CallResumed(call_id=self._call_of(leg_id), leg_id=leg_id))
+
+    # ------------------------------------------------------------------ recording
+    async def record(
+        self,
+        *,
+        name: str,
+        leg_id: str = "",
+        bridge_id: str = "",
+        fmt: str = "wav",
+        max_duration: int = 0,
+        beep: bool = False,
+    ) -> None:
+        params = {
+            "name": name,
+            "format": fmt,
+            "maxDurationSeconds": max_duration,
+            "beep": beep,
+            "ifExists": "fail",
+        }
+        if bridge_id:
+            await self.ari.post(f"/bridges/{bridge_id}/record", **params)
+            call_id = self.bridges.get(bridge_id, "")
+        elif leg_id:
+            await self.ari.post(f"/channels/{leg_id}/record", **params)
+            call_id = self._call_of(leg_id)
+        else:
+            raise CommandRejected("record needs a leg or a bridge")
+        await self._emit(
+            RecordingStarted(call_id=call_id, name=name, leg_id=leg_id, bridge_id=bridge_id)
+        )
+
+    async def stop_recording(self, name: str) -> None:
+        await self.ari.post(f"/recordings/live/{name}/stop")
+
+    async def fetch_recording(self, name: str, fmt: str = "wav") -> bytes:
+        data = await self.ari.request_bytes("GET", f"/recordings/stored/{name}/file")
+        return data
+
+    # ------------------------------------------------------------------ several legs
+    def _known(self, leg_id: str) -> LegInfo:
+        leg = self.legs.get(leg_id)
+        if leg is None:
+            raise NoSuchCall(f"no such leg {leg_id}")
+        return leg
+
+    async def _ensure_bridge(self, bridge_id: str, call_id: str) -> None:
+        if bridge_id not in self.bridges:
+            await self.ari.post(f"/bridges/{bridge_id}", type="mixing")
+            self.bridges[bridge_id] = call_id
+
+    async def _move(self, leg: LegInfo, bridge_id: str) -> None:
+        """Put a leg into a bridge, taking it out of the one it is in first."""
+        if leg.bridge_id == bridge_id:
+            return
+        if leg.bridge_id:
+            try:
+                await self.ari.post(f"/bridges/{leg.bridge_id}/removeChannel", channel=leg.leg_id)
+            except CommandRejected:
+                pass  # already left (the event is on its way)
+        await self.ari.post(f"/bridges/{bridge_id}/addChannel", channel=leg.leg_id)
+        leg.bridge_id = bridge_id
+
+    async def _after_join(self, leg: LegInfo) -> None:
+        if leg.replace_leg:
+            old, leg.replace_leg = leg.replace_leg, ""
+            old_leg = self.legs.get(old)
+            cause = (
+                HangupCause.PICKED_OFF
+                if old_leg and not old_leg.up
+                else HangupCause.NORMAL_CLEARING
+            )
+            await self._quiet_hangup(old, cause)
+
+    async def _quiet_hangup(
+        self, leg_id: str, cause: HangupCause = HangupCause.NORMAL_CLEARING
+    ) -> None:
+        try:
+            await self.hangup(leg_id, cause)
+        except (NoSuchCall, CommandRejected, SwitchUnavailable):
+            pass
+
+    def endpoint(self, destination: str, kind: EndpointKind) -> str:
+        if kind is EndpointKind.AGENT:
+            return f"{self.agent_tech}/{destination}"
+        if kind is EndpointKind.EXTERNAL:
+            return f"{self.agent_tech}/{destination}@{self.trunk}"
+        return destination
+
+    async def originate(
+        self,
+        *,
+        leg_id: str,
+        destination: str,
+        kind: EndpointKind = EndpointKind.AGENT,
+        caller_id_number: str = "",
+        caller_id_name: str = "",
+        timeout: int = 30,
+        variables: dict[str, str] | None = None,
+        join_bridge: str = "",
+    ) -> str:
+        variables = dict(variables or {})
+        call_id = variables.pop("CC_CALL_ID", "") or leg_id
+        role = LegRole.AGENT if kind is EndpointKind.AGENT else LegRole.EXTERNAL
+        role = LegRole(variables.pop("CC_ROLE", role))
+        chan_vars = {"CC_CALL_ID": call_id, "CC_ROLE": role.value, **variables}
+        if caller_id_number:
+            chan_vars["CALLERID(num)"] = caller_id_number
+        if caller_id_name:
+            chan_vars["CALLERID(name)"] = caller_id_name
+        leg = LegInfo(leg_id, call_id, role, join_bridge=join_bridge)
+        self.legs[leg_id] = leg
+        # The switch remembers that this leg was created (AstDB, written by the channel
+        # itself at creation): a command that was in flight when the controller died is
+        # resolved by asking, never by dialling again.
+        chan_vars[f"GLOBAL({marker(leg_id)})"] = "1"
+        caller_id = (
+            f'"{caller_id_name}" <{caller_id_number}>' if caller_id_name else caller_id_number
+        )
+        try:
+            # one request: Asterisk dials at once; with subscribeAll we see every event of
+            # the leg from its first ring, and it enters the app when answered
+            await self.ari.post(
+                "/channels", {"variables": chan_vars},
+                endpoint=self.endpoint(destination, kind), app=self.ari.config.app,
+                appArgs=tr.ARG_DIALED, channelId=leg_id, callerId=caller_id, timeout=timeout,
+            )  # fmt: skip
+        except CommandRejected as exc:
+            self.legs.pop(leg_id, None)
+            if "409" in str(exc):  # the same leg id exists: a duplicate command
+                raise
+            raise OriginateFailed(HangupCause.SUBSCRIBER_ABSENT.value, str(exc)) from exc
+        except BaseException:
+            self.legs.pop(leg_id, None)
+            raise
+        if join_bridge:
+            self.bridges.setdefault(join_bridge, call_id)
+        await self._emit(CallOffered(call_id=call_id, leg_id=leg_id, direction=Direction.OUTBOUND,
+                                     role=role, caller_number=caller_id_number,
+                                     callee_number=destination, switch="asterisk"))  # fmt: skip
+        return leg_id
+
+    def _clear_marker(self, leg_id: str) -> None:
+        async def clear() -> None:
+            try:
+                await self.ari.post("/asterisk/variable", variable=marker(leg_id), value="")
+            except (CommandRejected, NoSuchCall, SwitchUnavailable) as exc:
+                logger.debug("marker of %s not cleared: %s", leg_id, exc)
+
+        self._spawn(clear())
+
+    async def leg_existed(self, leg_id: str) -> bool:
+        if leg_id in self.legs:
+            return True
+        value = await self.ari.get("/asterisk/variable", variable=marker(leg_id))
+        return str((value or {}).get("value", "")) == "1"
+
+    async def list_legs(self) -> list[LegSnapshot]:
+        channels = await self.ari.get("/channels") or []
+        out = []
+        for raw in channels:
+            ch = Channel.from_json(raw)
+            if ch.id in self.legs:
+                out.append(
+                    LegSnapshot(
+                        ch.id,
+                        ch.state.lower(),
+                        ch.caller_number,
+                        ch.exten,
+                        ch.name,
+                        self.legs[ch.id].bridge_id,
+                        ch.creationtime or time.time(),
+                    )
+                )
+        return out

@@ -1,0 +1,370 @@
+"""Executor + FakeDriver: each command becomes the right switch effect and contract events;
+failures are reported as CommandFailed events (never silently dropped, never a crash)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from switch_control import contract as c
+from switch_control.drivers.fake import FakeDriver
+from switch_control.errors import SwitchUnavailable
+from switch_control.executor import Executor
+
+
+class Rig:
+    """A FakeDriver whose events go to the executor (like the daemon wires them).
+
+    With ``hold_events`` the driver's events are parked until ``release()``, so a test can
+    see what the executor does *before* an event arrives.
+    """
+
+    def __init__(self, hold_events: bool = False) -> None:
+        self.driver = FakeDriver()
+        self.events: list[c.Event] = []  # what the switch reported
+        self.emitted: list[c.Event] = []  # what the executor reported itself
+        self.executor = Executor(self.driver, self._emit)
+        self.hold_events = hold_events
+        self.parked: list[c.Event] = []
+
+    async def _emit(self, event: c.Event) -> None:
+        self.emitted.append(event)
+
+    async def _sink(self, event: c.Event) -> None:
+        self.events.append(event)
+        if self.hold_events:
+            self.parked.append(event)
+        else:
+            await self.executor.on_event(event)
+
+    async def release(self, kind: type[c.Event] | None = None) -> None:
+        keep = []
+        for ev in self.parked:
+            if kind is None or isinstance(ev, kind):
+                await self.executor.on_event(ev)
+            else:
+                keep.append(ev)
+        self.parked = keep
+
+    def of(self, kind: type[c.Event]) -> list[c.Event]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def since(self, n: int) -> list[c.Event]:
+        return self.events[n:]
+
+    async def call(self, caller: str = "13800138000", callee: str = "4008123123") -> str:
+        return await self.driver.world_inbound_call(caller, callee)
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    r = Rig()
+    await r.driver.start(r._sink)
+    yield r
+    await r.driver.close()
+
+
+async def test_answer_emits_call_answered(rig: Rig) -> None:
+    leg = await rig.call()
+    offered = rig.of(c.CallOffered)
+    assert len(offered) == 1 and offered[0].caller_number == "13800138000"  # type: ignore[attr-defined]
+    n = len(rig.events)
+    assert await rig.executor.run_reporting(c.AnswerCall(leg_id=leg)) is True
+    assert [type(e) for e in rig.since(n)] == [c.CallAnswered]
+    ev = rig.since(n)[0]
+    assert (ev.call_id, ev.leg_id) == (leg, leg)  # type: ignore[attr-defined]
+    assert rig.driver.legs[leg].state == "up"
+    assert rig.emitted == []
+    # answering twice is harmless: no second CallAnswered
+    await rig.executor.run(c.AnswerCall(leg_id=leg))
+    assert len(rig.of(c.CallAnswered)) == 1
+
+
+async def test_play_emits_playback_finished(rig: Rig) -> None:
+    leg = await rig.call()
+    cmd = c.PlayPrompt(leg_id=leg, media=("sound:欢迎", "digits:1234"), playback_id="pb-7")
+    assert await rig.executor.run_reporting(cmd) is True
+    (fin,) = rig.of(c.PlaybackFinished)
+    assert fin.playback_id == "pb-7" and fin.leg_id == leg  # type: ignore[attr-defined]
+    assert rig.driver.legs[leg].played == ["sound:欢迎", "digits:1234"]
+
+
+async def test_play_bad_media_reported(rig: Rig) -> None:
+    leg = await rig.call()
+    cmd = c.PlayPrompt(leg_id=leg, media=("hello-world",))
+    assert await rig.executor.run_reporting(cmd) is False
+    (failed,) = rig.emitted
+    assert isinstance(failed, c.CommandFailed)
+    assert failed.command_id == cmd.id and failed.command_type == "PlayPrompt"
+    assert failed.error == "CommandRejected"
+    assert "hello-world" in failed.reason
+
+
+async def test_bridge_emits_call_bridged_for_each_leg(rig: Rig) -> None:
+    a, b = await rig.call("13800000001"), await rig.call("13800000002")
+    n = len(rig.events)
+    await rig.executor.run(c.Bridge(call_id=a, leg_ids=(a, b), bridge_id="br-1"))
+    bridged = rig.since(n)
+    assert [type(e) for e in bridged] == [c.CallBridged, c.CallBridged]
+    assert [(e.leg_id, e.bridge_id) for e in bridged] == [(a, "br-1"), (b, "br-1")]  # type: ignore[attr-defined]
+    assert rig.driver.bridges["br-1"] == {a, b}
+    # bridging again into the same bridge is a no-op
+    n = len(rig.events)
+    await rig.executor.run(c.Bridge(leg_ids=(a,), bridge_id="br-1"))
+    assert rig.since(n) == []
+
+
+async def test_originate_with_bridge_id_joins_the_bridge_on_answer(rig: Rig) -> None:
+    caller = await rig.call()
+    await rig.executor.run(c.AnswerCall(leg_id=caller))
+    await rig.executor.run(c.Bridge(call_id=caller, leg_ids=(caller,), bridge_id=caller))
+    n = len(rig.events)
+    cmd = c.Originate(
+        call_id=caller,
+        leg_id=f"{caller}-a0",
+        destination="PJSIP/8001",
+        bridge_id=caller,
+        caller_id_number="13800138000",
+    )
+    assert await rig.executor.run_reporting(cmd) is True
+    evs = rig.since(n)
+    assert [type(e) for e in evs] == [
+        c.CallOffered,
+        c.CallRinging,
+        c.CallAnswered,
+        c.CallBridged,
+    ]
+    # every event of the new leg is attributed to the customer call
+    assert {e.call_id for e in evs} == {caller}  # type: ignore[attr-defined]
+    assert {e.leg_id for e in evs} == {f"{caller}-a0"}  # type: ignore[attr-defined]
+    offered = evs[0]
+    assert isinstance(offered, c.CallOffered)
+    assert offered.role is c.LegRole.AGENT and offered.direction is c.Direction.OUTBOUND
+    assert offered.callee_number == "PJSIP/8001"
+    assert offered.caller_number == "13800138000"
+    assert evs[-1].bridge_id == caller  # type: ignore[attr-defined]
+    assert rig.driver.bridges[caller] == {caller, f"{caller}-a0"}
+
+
+async def test_originate_to_a_busy_agent_ends_the_leg(rig: Rig) -> None:
+    rig.driver.behaviors["PJSIP/8002"] = "busy"
+    caller = await rig.call()
+    n = len(rig.events)
+    await rig.executor.run(
+        c.Originate(call_id=caller, leg_id="a1", destination="PJSIP/8002", bridge_id=caller)
+    )
+    evs = rig.since(n)
+    assert [type(e) for e in evs] == [c.CallOffered, c.CallRinging, c.CallEnded]
+    assert evs[-1].cause is c.HangupCause.USER_BUSY  # type: ignore[attr-defined]
+    assert caller not in rig.driver.bridges or "a1" not in rig.driver.bridges[caller]
+
+
+async def test_originate_twice_with_the_same_leg_id_is_refused(rig: Rig) -> None:
+    rig.driver.behaviors["PJSIP/8001"] = "ring"
+    cmd = c.Originate(leg_id="a0", destination="PJSIP/8001")
+    assert await rig.executor.run_reporting(cmd) is True
+    assert await rig.executor.run_reporting(cmd) is False  # a redelivered command
+    assert len(rig.of(c.CallOffered)) == 1  # the agent's phone rang once
+    (failed,) = rig.emitted
+    assert failed.error == "CommandRejected" and "a0" in failed.reason  # type: ignore[attr-defined]
+
+
+async def test_originate_no_route_reported(rig: Rig) -> None:
+    rig.driver.behaviors["999"] = "unknown"
+    cmd = c.Originate(leg_id="x0", destination="999", kind=c.EndpointKind.EXTERNAL)
+    assert await rig.executor.run_reporting(cmd) is False
+    (failed,) = rig.emitted
+    assert isinstance(failed, c.CommandFailed)
+    assert failed.error == "OriginateFailed"
+    assert "NO_ROUTE_DESTINATION" in failed.reason
+
+
+async def test_hangup_emits_call_ended_with_cause(rig: Rig) -> None:
+    a, b = await rig.call(), await rig.call()
+    await rig.executor.run(c.Bridge(leg_ids=(a, b), bridge_id="br"))
+    n = len(rig.events)
+    await rig.executor.run(c.Hangup(leg_id=a, cause=c.HangupCause.CALL_REJECTED))
+    evs = rig.since(n)
+    assert [type(e) for e in evs] == [c.CallUnbridged, c.CallEnded]
+    assert evs[0].bridge_id == "br"  # type: ignore[attr-defined]
+    ended = evs[1]
+    assert isinstance(ended, c.CallEnded)
+    assert ended.leg_id == a and ended.cause is c.HangupCause.CALL_REJECTED
+    assert a not in rig.driver.legs
+    assert rig.driver.bridges["br"] == {b}
+
+
+async def test_hold_and_unhold(rig: Rig) -> None:
+    leg = await rig.call()
+    await rig.executor.run(c.Hold(leg_id=leg))
+    assert rig.driver.legs[leg].held
+    await rig.executor.run(c.Unhold(leg_id=leg))
+    assert not rig.driver.legs[leg].held
+    assert [type(e) for e in rig.events[-2:]] == [c.CallHeld, c.CallResumed]
+    assert {e.leg_id for e in rig.events[-2:]} == {leg}  # type: ignore[attr-defined]
+
+
+async def test_record_and_stop_recording(rig: Rig) -> None:
+    leg = await rig.call()
+    await rig.executor.run(c.Record(leg_id=leg, name="录音-001", format="wav", beep=True))
+    (started,) = rig.of(c.RecordingStarted)
+    assert isinstance(started, c.RecordingStarted)
+    assert (started.name, started.leg_id, started.call_id) == ("录音-001", leg, leg)
+    # a second recording with the same name is refused, the first keeps going
+    assert await rig.executor.run_reporting(c.Record(leg_id=leg, name="录音-001")) is False
+    assert rig.emitted[-1].error == "CommandRejected"  # type: ignore[attr-defined]
+
+    await rig.executor.run(c.StopRecording(name="录音-001"))
+    (fin,) = rig.of(c.RecordingFinished)
+    assert isinstance(fin, c.RecordingFinished)
+    assert fin.name == "录音-001" and fin.leg_id == leg and fin.duration >= 0
+    assert await rig.driver.fetch_recording("录音-001")
+    # stopping it again: no such recording
+    assert await rig.executor.run_reporting(c.StopRecording(name="录音-001")) is False
+    assert rig.emitted[-1].error == "NoSuchCall"  # type: ignore[attr-defined]
+
+
+async def test_record_a_bridge(rig: Rig) -> None:
+    a, b = await rig.call(), await rig.call()
+    await rig.executor.run(c.Bridge(leg_ids=(a, b), bridge_id="br-9"))
+    await rig.executor.run(c.Record(bridge_id="br-9", name="mix"))
+    (started,) = rig.of(c.RecordingStarted)
+    assert started.bridge_id == "br-9" and started.call_id in (a, b)  # type: ignore[attr-defined]
+
+
+async def test_collect_digits_emits_digits_collected(rig: Rig) -> None:
+    leg = await rig.call()
+    cmd = c.CollectDigits(leg_id=leg, prompt=("sound:请输入",), max_digits=6, terminator="#")
+    task = asyncio.create_task(rig.executor.run_reporting(cmd))
+    await asyncio.sleep(0)
+    assert not task.done()  # waiting for the caller to press keys
+    await rig.driver.world_dtmf(leg, "42#9")
+    assert await asyncio.wait_for(task, 2.0) is True
+    (got,) = rig.emitted
+    assert isinstance(got, c.DigitsCollected)
+    assert (got.digits, got.timed_out) == ("42", False)
+    assert got.command_id == cmd.id and got.leg_id == leg
+    assert [e.digit for e in rig.of(c.DtmfReceived)] == ["4", "2", "#", "9"]  # type: ignore[attr-defined]
+    assert rig.driver.legs[leg].played == ["sound:请输入"]
+
+
+async def test_collect_digits_stops_at_max_digits(rig: Rig) -> None:
+    leg = await rig.call()
+    await rig.driver.world_dtmf(leg, "12345")
+    await rig.executor.run(c.CollectDigits(leg_id=leg, max_digits=3))
+    (got,) = rig.emitted
+    assert (got.digits, got.timed_out) == ("123", False)  # type: ignore[attr-defined]
+
+
+async def test_collect_digits_times_out(rig: Rig) -> None:
+    leg = await rig.call()
+    cmd = c.CollectDigits(
+        leg_id=leg, max_digits=4, first_digit_timeout=0.02, inter_digit_timeout=0.02
+    )
+    await asyncio.wait_for(rig.executor.run(cmd), 2.0)
+    (got,) = rig.emitted
+    assert (got.digits, got.timed_out) == ("", True)  # type: ignore[attr-defined]
+
+
+async def test_blind_transfer_is_supported(rig: Rig) -> None:
+    leg = await rig.call()
+    assert await rig.executor.run_reporting(c.Transfer(leg_id=leg, destination="8005")) is True
+    assert ("transfer", leg) in rig.driver.actions
+    assert rig.driver.legs[leg].callee == "8005"
+
+
+async def test_command_on_a_gone_leg_reports_no_such_call(rig: Rig) -> None:
+    leg = await rig.call()
+    await rig.driver.world_hangup(leg)
+    cmd = c.Hangup(leg_id=leg)
+    assert await rig.executor.run_reporting(cmd) is False  # no exception
+    (failed,) = rig.emitted
+    assert isinstance(failed, c.CommandFailed)
+    assert failed.error == "NoSuchCall"
+    assert failed.command_id == cmd.id and failed.command_type == "Hangup"
+    assert leg in failed.reason
+    # the event is a valid contract message (it goes on the bus)
+    assert c.decode(c.encode(failed)) == failed
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        c.Listen(call_id="c", agent_leg_id="a", supervisor="8100", new_leg_id="s"),
+        c.Whisper(call_id="c", agent_leg_id="a", supervisor="8100", new_leg_id="s"),
+        c.Barge(call_id="c", agent_leg_id="a", supervisor="8100", new_leg_id="s"),
+        c.Intercept(call_id="c", agent_leg_id="a", supervisor="8100", new_leg_id="s"),
+        c.Conference(leg_id="a", destination="8002", new_leg_id="n"),
+        c.Pickup(ringing_leg_id="a", destination="8003", new_leg_id="n"),
+        c.Transfer(leg_id="a", destination="8004", mode=c.TransferMode.ATTENDED),
+    ],
+    ids=lambda cmd: f"{cmd.TYPE}",
+)
+async def test_unsupported_command_rejected_with_a_clear_reason(rig: Rig, cmd: c.Command) -> None:
+    assert await rig.executor.run_reporting(cmd) is False
+    (failed,) = rig.emitted
+    assert isinstance(failed, c.CommandFailed)
+    assert failed.command_id == cmd.id and failed.command_type == cmd.TYPE
+    assert failed.error == "CommandRejected"
+    assert failed.reason == f"{cmd.TYPE} is not supported by the fake driver yet"
+    assert rig.driver.actions == []  # nothing was done on the switch
+
+
+async def test_switch_down_is_raised_for_the_caller_to_retry(rig: Rig) -> None:
+    leg = await rig.call()
+    rig.driver.world_switch_down()
+    with pytest.raises(SwitchUnavailable):
+        await rig.executor.run_reporting(c.AnswerCall(leg_id=leg))
+    assert rig.emitted == []  # not reported as a failed command: it will be retried
+
+
+# --------------------------------------------------------------------- PlayPrompt(wait=True)
+
+
+@pytest.fixture
+async def slow_rig() -> AsyncIterator[Rig]:
+    r = Rig(hold_events=True)
+    await r.driver.start(r._sink)
+    yield r
+    await r.driver.close()
+
+
+async def test_play_wait_waits_for_playback_finished(slow_rig: Rig) -> None:
+    rig = slow_rig
+    leg = await rig.call()
+    await rig.release()
+    cmd = c.PlayPrompt(leg_id=leg, media=("sound:座席忙",), playback_id="bye", wait=True)
+    task = asyncio.create_task(rig.executor.run_reporting(cmd))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert rig.driver.legs[leg].played == ["sound:座席忙"]  # playing has started...
+    assert not task.done()  # ...and the command is not done until the playback is
+    (fin,) = [e for e in rig.parked if isinstance(e, c.PlaybackFinished)]
+    assert fin.playback_id == f"{leg}:bye"  # type: ignore[attr-defined]
+    await rig.release(c.PlaybackFinished)
+    assert await asyncio.wait_for(task, 1.0) is True
+
+
+async def test_play_wait_ends_when_the_leg_hangs_up(slow_rig: Rig) -> None:
+    rig = slow_rig
+    leg = await rig.call()
+    cmd = c.PlayPrompt(leg_id=leg, media=("sound:x",), wait=True)
+    task = asyncio.create_task(rig.executor.run(cmd))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not task.done()
+    rig.parked.clear()  # the PlaybackFinished is lost; the caller hangs up instead
+    await rig.driver.world_hangup(leg)
+    await rig.release(c.CallEnded)
+    await asyncio.wait_for(task, 1.0)
+
+
+async def test_play_without_wait_returns_at_once(slow_rig: Rig) -> None:
+    rig = slow_rig
+    leg = await rig.call()
+    cmd = c.PlayPrompt(leg_id=leg, media=("sound:x",), playback_id="p1")
+    # no PlaybackFinished reaches the executor, yet the command is done
+    assert await asyncio.wait_for(rig.executor.run_reporting(cmd), 1.0) is True
+    assert any(isinstance(e, c.PlaybackFinished) for e in rig.parked)
