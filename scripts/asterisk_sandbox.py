@@ -338,6 +338,8 @@ class AsteriskSandbox:
             "ICE_SUPPORT": "no",
             # SIPp phones are linear scripts: no mid-call re-INVITEs
             "SEND_CONNECTED_LINE": "no",
+            # tests listen on the port a SIPp phone announces, not where SIPp sends from
+            "RTP_SYMMETRIC": "no",
         }
         etc = root / "etc/asterisk"
         # Debian's defaults stay for modules we don't configure (indications.conf for

@@ -27,6 +27,54 @@ DTMF_FILES = {
 }
 
 
+def silence_pcap(seconds: int = 120) -> Path:
+    """A pcap of G.711 A-law silence (RTP every 20 ms): a phone that is on the line but
+    quiet. Real phones send RTP all the time; Asterisk mixes a whisper into those frames."""
+    path = Path(tempfile.gettempdir()) / f"cc-silence-{seconds}s.pcap"
+    if path.exists():
+        return path
+    import struct
+
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    payload = b"\xd5" * 160
+    for i in range(seconds * 50):
+        rtp = struct.pack("!BBHII", 0x80, 8, i & 0xFFFF, i * 160, 0x5EED) + payload
+        udp = struct.pack("!HHHH", 6000, 6000, 8 + len(rtp), 0) + rtp
+        ip = (
+            struct.pack(
+                "!BBHHHBBH4s4s",
+                0x45,
+                0,
+                20 + len(udp),
+                i & 0xFFFF,
+                0,
+                64,
+                17,
+                0,
+                bytes([127, 0, 0, 1]),
+                bytes([127, 0, 0, 1]),
+            )
+            + udp
+        )
+        frame = b"\x00" * 12 + b"\x08\x00" + ip
+        ts = i * 20_000
+        out.append(
+            struct.pack("<IIII", ts // 1_000_000, ts % 1_000_000, len(frame), len(frame)) + frame
+        )
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(b"".join(out))
+    tmp.rename(path)
+    return path
+
+
+def _audio(audio: bool | str) -> str:
+    """``True``: speech (SIPp's pcap); ``"silence"``: quiet RTP; ``False``: no RTP."""
+    if audio is False:
+        return ""
+    pcap = silence_pcap() if audio == "silence" else AUDIO
+    return f'<nop><action><exec play_pcap_audio="{pcap}"/></action></nop>'
+
+
 def sdp(media_port: str = "[media_port]") -> str:
     return (
         "v=0\n"
@@ -48,15 +96,13 @@ def caller_scenario(
     talk_s: float = 5.0,
     dtmf: str = "",
     dtmf_after_ms: int = 1000,
-    audio: bool = True,
+    audio: bool | str = True,
     media_port: int | None = None,
     wait_bye_s: float | None = None,
 ) -> str:
     """A PSTN caller: INVITE, waits for answer, sends audio and DTMF, then hangs up after
     ``talk_s`` unless the far end sends BYE first (then the scenario still succeeds)."""
-    actions = []
-    if audio:
-        actions.append(f'<nop><action><exec play_pcap_audio="{AUDIO}"/></action></nop>')
+    actions = [_audio(audio)]
     if dtmf:
         actions.append(f'<pause milliseconds="{dtmf_after_ms}"/>')
         for d in dtmf:
@@ -139,7 +185,7 @@ def phone_scenario(
     ring_ms: int = 0,
     talk_s: float = 30.0,
     answer: str = "answer",
-    audio: bool = True,
+    audio: bool | str = True,
     media_port: int | None = None,
 ) -> str:
     """An agent phone (or the PSTN far end): rings ``ring_ms``, then answers, and hangs up
@@ -204,7 +250,7 @@ Content-Length: 0
 """
         )
     ring = f'<pause milliseconds="{ring_ms}"/>' if ring_ms else ""
-    play = f'<nop><action><exec play_pcap_audio="{AUDIO}"/></action></nop>' if audio else ""
+    play = _audio(audio)
     return (
         head
         + f"""  {ring}

@@ -4,6 +4,7 @@ the process never dies from one bad task (DESIGN.md, controller)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -33,5 +34,9 @@ async def supervise(
             logger.exception("task %s crashed; restarting in %.1fs", name, backoff)
         if loop.time() - started > 60:
             backoff = backoff_initial
-        await asyncio.sleep(backoff)
+        if stop is None:
+            await asyncio.sleep(backoff)
+        else:  # a stop request must not wait out the backoff
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
         backoff = min(backoff * 2, backoff_max)

@@ -62,12 +62,13 @@ class RedisBus:
             # that another, dead consumer of the group held for too long
             own = await self._read(stream, group, consumer, "0", count, None)
             if own:
-                return await self._with_counts(stream, group, own)
+                return await self._with_counts(stream, group, consumer, own)
             claimed = await self._autoclaim(stream, group, consumer, count)
             if claimed:
                 return claimed
             self._backlog_done.add(key)
-        new = await self._read(stream, group, consumer, ">", count, block_ms)
+        # BLOCK 0 means "forever" to Redis; 0 here means "don't wait", as in MemoryBus
+        new = await self._read(stream, group, consumer, ">", count, block_ms or None)
         return [Delivery(stream, group, eid, payload, 1) for eid, payload in new]
 
     async def _read(
@@ -84,11 +85,16 @@ class RedisBus:
         return out
 
     async def _with_counts(
-        self, stream: str, group: str, entries: list[tuple[str, bytes]]
+        self, stream: str, group: str, consumer: str, entries: list[tuple[str, bytes]]
     ) -> list[Delivery]:
         counts: dict[str, int] = {}
         info: Any = await self.redis.xpending_range(
-            stream, group, min=entries[0][0], max=entries[-1][0], count=len(entries)
+            stream,
+            group,
+            min=entries[0][0],
+            max=entries[-1][0],
+            count=len(entries),
+            consumername=consumer,
         )
         for row in info:
             mid = row["message_id"]
@@ -110,7 +116,7 @@ class RedisBus:
         if not pairs:
             return []
         logger.warning("claimed %d idle entries of %s/%s", len(pairs), stream, group)
-        return await self._with_counts(stream, group, pairs)
+        return await self._with_counts(stream, group, consumer, pairs)
 
     async def ack(self, delivery: Delivery, ledger_key: str = "") -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -46,6 +46,7 @@ Q850_CODES: dict[int, HangupCause] = {
     19: HangupCause.NO_ANSWER,
     20: HangupCause.SUBSCRIBER_ABSENT,
     21: HangupCause.CALL_REJECTED,
+    26: HangupCause.PICKED_OFF,  # "non-selected user clearing": answered elsewhere
     27: HangupCause.NO_ROUTE_DESTINATION,
     38: HangupCause.NETWORK_OUT_OF_ORDER,
     41: HangupCause.NORMAL_TEMPORARY_FAILURE,

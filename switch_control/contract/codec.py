@@ -116,7 +116,7 @@ def decode(data: bytes | str) -> Message:
     if cls is None:
         raise ContractError(f"unknown message type {type_name!r}")
     version = payload.pop("v", None)
-    if version != cls.VERSION:
+    if type(version) is not int or version != cls.VERSION:
         raise ContractError(
             f"{type_name}: unsupported schema version {version!r} (this build speaks "
             f"v{cls.VERSION})"

@@ -33,7 +33,8 @@ class AnswerCall(Command):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlayPrompt(Command):
     """Play media to a leg. Media items are URIs: ``sound:NAME``, ``file:PATH``,
-    ``tone:SPEC``, ``digits:1234``, ``number:1024``, ``recording:NAME``."""
+    ``tone:SPEC`` (indications syntax; plays until stopped), ``digits:1234``,
+    ``number:1024``, ``recording:NAME``."""
 
     TYPE = "PlayPrompt"
     leg_id: str

@@ -41,7 +41,7 @@ class PolicyConfig:
 
 def agent_leg_id(call_id: str, attempt: int) -> str:
     """Deterministic: a redelivered decision never dials the same agent twice."""
-    return f"{call_id}-a{attempt}"
+    return f"a{attempt}-{call_id}"
 
 
 def decide(

@@ -26,15 +26,6 @@ USER = "callcenter"
 PASSWORD = "s3cr3t-pass"
 LOGGER = "switch_control.protocols.ari.client"
 
-# AriClient builds its session with aiohttp.BasicAuth / ClientSession(auth=...), both
-# deprecated in the pinned aiohttp (3.14): with warnings as errors no request could even
-# start. Ignored here so the behaviours below can be tested; the bug itself is shown by
-# test_session_uses_no_deprecated_aiohttp_api.
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
-]
-
 
 async def eventually(predicate: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
     loop = asyncio.get_running_loop()
@@ -224,9 +215,8 @@ def stasis_start(channel_id: str = "1700000000.42", **extra: Any) -> dict[str, A
 
 
 async def test_session_uses_no_deprecated_aiohttp_api(ari: FakeAri) -> None:
-    """BUG: AriClient._ensure_session uses aiohttp.BasicAuth and ClientSession(auth=...),
-    deprecated in aiohttp 3.14 (removed in 4.0). Under this suite's warnings-as-errors the
-    client cannot make a single request."""
+    """aiohttp 3.14 deprecates BasicAuth and ClientSession(auth=...) (gone in 4.0); with
+    them, under this suite's warnings-as-errors, the client could not make one request."""
     cl = AriClient(config(ari.url))
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -239,9 +229,9 @@ async def test_session_uses_no_deprecated_aiohttp_api(ari: FakeAri) -> None:
 
 
 async def test_non_latin1_password_is_sent_as_utf8() -> None:
-    """BUG: aiohttp.BasicAuth encodes with latin-1 by default, so a password outside
-    latin-1 (e.g. Chinese) makes every request raise UnicodeEncodeError instead of
-    authenticating (Asterisk compares the UTF-8 bytes of ari.conf)."""
+    """A password outside latin-1 (e.g. Chinese) is sent as UTF-8, as Asterisk compares
+    the UTF-8 bytes of ari.conf (aiohttp.BasicAuth's latin-1 default raised
+    UnicodeEncodeError on every request)."""
     server = FakeAri(password="口令-2024")
     await server.start()
     cl = AriClient(AriConfig(url=server.url, user=USER, password="口令-2024"))
@@ -526,10 +516,10 @@ async def test_connects_once_the_switch_comes_up() -> None:
 
 async def test_idle_websocket_outlives_the_request_timeout(ari: FakeAri) -> None:
     # the REST timeout must not cut the long-lived events socket
-    cl = AriClient(config(ari.url, request_timeout=0.2))
+    cl = AriClient(config(ari.url, request_timeout=0.1))
     try:
         await started(cl)
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(0.25)  # idle for longer than request_timeout
         await ari.send(stasis_start("late"))
         await eventually(lambda: cl.events_received == 1, what="event on the idle socket")
         assert ari.ws_connects == 1

@@ -74,7 +74,10 @@ SAMPLES: list[c.Message] = [
         destination="13912345678",
         kind=c.EndpointKind.EXTERNAL,
         mode=c.TransferMode.ATTENDED,
+        new_leg_id="leg-consult",
     ),
+    c.CompleteTransfer(id="cmd-complete", call_id=CALL, leg_id=AGENT_LEG),
+    c.CancelTransfer(id="cmd-cancel", call_id=CALL, leg_id=AGENT_LEG),
     c.Hold(id="cmd-hold", leg_id=LEG),
     c.Unhold(id="cmd-unhold", leg_id=LEG),
     c.Conference(
@@ -93,7 +96,12 @@ SAMPLES: list[c.Message] = [
         new_leg_id="leg-pickup",
     ),
     c.Listen(
-        id="cmd-listen", call_id=CALL, agent_leg_id=AGENT_LEG, supervisor="8100", new_leg_id="s1"
+        id="cmd-listen",
+        call_id=CALL,
+        agent_leg_id=AGENT_LEG,
+        supervisor="13900001111",
+        kind=c.EndpointKind.EXTERNAL,
+        new_leg_id="s1",
     ),
     c.Whisper(
         id="cmd-whisper", call_id=CALL, agent_leg_id=AGENT_LEG, supervisor="8100", new_leg_id="s2"

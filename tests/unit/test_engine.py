@@ -216,7 +216,7 @@ def test_inbound_caller_is_answered_welcomed_bridged_and_agent_rung() -> None:
     assert ring.kind is c.EndpointKind.AGENT
     assert ring.bridge_id == CALL  # connect on answer
     assert ring.call_id == CALL
-    assert ring.leg_id == A0 == f"{CALL}-a0"
+    assert ring.leg_id == A0 == f"a0-{CALL}"
     assert ring.caller_id_number == "13800138000"  # the agent sees who is calling
     assert ring.timeout == 15
 

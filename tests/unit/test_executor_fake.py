@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -289,27 +290,79 @@ async def test_command_on_a_gone_leg_reports_no_such_call(rig: Rig) -> None:
     assert c.decode(c.encode(failed)) == failed
 
 
-@pytest.mark.parametrize(
-    "cmd",
-    [
-        c.Listen(call_id="c", agent_leg_id="a", supervisor="8100", new_leg_id="s"),
-        c.Whisper(call_id="c", agent_leg_id="a", supervisor="8100", new_leg_id="s"),
-        c.Barge(call_id="c", agent_leg_id="a", supervisor="8100", new_leg_id="s"),
-        c.Intercept(call_id="c", agent_leg_id="a", supervisor="8100", new_leg_id="s"),
-        c.Conference(leg_id="a", destination="8002", new_leg_id="n"),
-        c.Pickup(ringing_leg_id="a", destination="8003", new_leg_id="n"),
-        c.Transfer(leg_id="a", destination="8004", mode=c.TransferMode.ATTENDED),
-    ],
-    ids=lambda cmd: f"{cmd.TYPE}",
-)
-async def test_unsupported_command_rejected_with_a_clear_reason(rig: Rig, cmd: c.Command) -> None:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Teleport(c.Command):
+    """A command this build's executor has never heard of (a newer sender's)."""
+
+    TYPE = "Teleport"
+    leg_id: str
+
+
+async def test_unsupported_command_rejected_with_a_clear_reason(rig: Rig) -> None:
+    leg = await rig.call()
+    cmd = Teleport(leg_id=leg)
     assert await rig.executor.run_reporting(cmd) is False
     (failed,) = rig.emitted
     assert isinstance(failed, c.CommandFailed)
-    assert failed.command_id == cmd.id and failed.command_type == cmd.TYPE
+    assert failed.command_id == cmd.id and failed.command_type == "Teleport"
     assert failed.error == "CommandRejected"
-    assert failed.reason == f"{cmd.TYPE} is not supported by the fake driver yet"
+    assert failed.reason == "Teleport is not supported by the fake driver yet"
     assert rig.driver.actions == []  # nothing was done on the switch
+    assert rig.driver.legs[leg].state == "ringing"
+
+
+# every command except Originate (which creates its leg) names a leg/recording that the
+# switch does not have: each must come back as a CommandFailed event, never an exception
+GHOST = "ghost-leg"
+ON_A_GONE_LEG: list[c.Command] = [
+    c.AnswerCall(leg_id=GHOST),
+    c.PlayPrompt(leg_id=GHOST, media=("sound:x",)),
+    c.PlayPrompt(leg_id=GHOST, media=("sound:x",), wait=True),
+    c.CollectDigits(leg_id=GHOST, first_digit_timeout=0.01, overall_timeout=0.02),
+    c.Record(leg_id=GHOST, name="r1"),
+    c.StopRecording(name="never-started"),
+    c.Bridge(leg_ids=(GHOST,), bridge_id="b"),
+    c.Transfer(leg_id=GHOST, destination="8004"),
+    c.Transfer(leg_id=GHOST, destination="8004", mode=c.TransferMode.ATTENDED),
+    c.CompleteTransfer(leg_id=GHOST),
+    c.CancelTransfer(leg_id=GHOST),
+    c.Hold(leg_id=GHOST),
+    c.Unhold(leg_id=GHOST),
+    c.Conference(leg_id=GHOST, destination="8002", new_leg_id="n1"),
+    c.Pickup(ringing_leg_id=GHOST, destination="8003", new_leg_id="n2"),
+    c.Listen(agent_leg_id=GHOST, supervisor="8100", new_leg_id="s1"),
+    c.Whisper(agent_leg_id=GHOST, supervisor="8100", new_leg_id="s2"),
+    c.Barge(agent_leg_id=GHOST, supervisor="8100", new_leg_id="s3"),
+    c.Intercept(agent_leg_id=GHOST, supervisor="8100", new_leg_id="s4"),
+    c.Hangup(leg_id=GHOST),
+]
+
+
+def test_gone_leg_cases_cover_every_command() -> None:
+    covered = {type(x) for x in ON_A_GONE_LEG} | {c.Originate}
+    assert covered == set(c.COMMANDS)
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    ON_A_GONE_LEG,
+    ids=lambda cmd: (
+        cmd.TYPE
+        + ("-wait" if getattr(cmd, "wait", False) else "")
+        + ("-attended" if getattr(cmd, "mode", "") == c.TransferMode.ATTENDED else "")
+    ),
+)
+async def test_any_command_on_a_gone_leg_is_reported(rig: Rig, cmd: c.Command) -> None:
+    try:
+        ok = await asyncio.wait_for(rig.executor.run_reporting(cmd), 2.0)
+    except Exception as exc:
+        pytest.fail(f"run_reporting({cmd.TYPE}) raised {exc!r} instead of reporting it")
+    assert ok is False
+    (failed,) = rig.emitted
+    assert isinstance(failed, c.CommandFailed)
+    assert failed.command_id == cmd.id and failed.command_type == cmd.TYPE
+    assert failed.error in ("NoSuchCall", "CommandRejected"), failed
+    assert failed.reason
 
 
 async def test_switch_down_is_raised_for_the_caller_to_retry(rig: Rig) -> None:
@@ -368,3 +421,141 @@ async def test_play_without_wait_returns_at_once(slow_rig: Rig) -> None:
     # no PlaybackFinished reaches the executor, yet the command is done
     assert await asyncio.wait_for(rig.executor.run_reporting(cmd), 1.0) is True
     assert any(isinstance(e, c.PlaybackFinished) for e in rig.parked)
+
+
+# --------------------------------------------------------------------- multi-leg commands
+
+
+async def talking(rig: Rig) -> tuple[str, str]:
+    """A customer talking to agent leg ``<call>-a0`` in the bridge named after the call."""
+    caller = await rig.call()
+    await rig.executor.run(c.AnswerCall(leg_id=caller))
+    await rig.executor.run(c.Bridge(call_id=caller, leg_ids=(caller,), bridge_id=caller))
+    agent = f"{caller}-a0"
+    await rig.executor.run(
+        c.Originate(call_id=caller, leg_id=agent, destination="PJSIP/8001", bridge_id=caller)
+    )
+    assert rig.driver.bridges[caller] == {caller, agent}
+    return caller, agent
+
+
+def offered(rig: Rig, leg: str) -> c.CallOffered:
+    (ev,) = [e for e in rig.of(c.CallOffered) if e.leg_id == leg]  # type: ignore[attr-defined]
+    assert isinstance(ev, c.CallOffered)
+    return ev
+
+
+async def test_conference_adds_a_third_party_to_the_bridge(rig: Rig) -> None:
+    caller, agent = await talking(rig)
+    cmd = c.Conference(call_id=caller, leg_id=agent, destination="8002", new_leg_id="conf-1")
+    assert await rig.executor.run_reporting(cmd) is True
+    assert rig.driver.bridges[caller] == {caller, agent, "conf-1"}
+    ev = offered(rig, "conf-1")
+    assert ev.call_id == caller and ev.callee_number == "8002"
+    assert any(
+        isinstance(e, c.CallBridged) and e.leg_id == "conf-1" and e.bridge_id == caller
+        for e in rig.events
+    )
+
+
+async def test_barge_joins_as_supervisor(rig: Rig) -> None:
+    caller, agent = await talking(rig)
+    cmd = c.Barge(call_id=caller, agent_leg_id=agent, supervisor="8100", new_leg_id="sup-1")
+    assert await rig.executor.run_reporting(cmd) is True
+    assert offered(rig, "sup-1").role is c.LegRole.SUPERVISOR
+    assert rig.driver.bridges[caller] == {caller, agent, "sup-1"}
+
+
+async def test_intercept_takes_over_and_drops_the_agent(rig: Rig) -> None:
+    caller, agent = await talking(rig)
+    cmd = c.Intercept(call_id=caller, agent_leg_id=agent, supervisor="8100", new_leg_id="sup-2")
+    assert await rig.executor.run_reporting(cmd) is True
+    assert rig.driver.bridges[caller] == {caller, "sup-2"}
+    (ended,) = rig.of(c.CallEnded)
+    assert ended.leg_id == agent  # type: ignore[attr-defined]
+    assert caller in rig.driver.legs and agent not in rig.driver.legs
+
+
+async def test_pickup_answers_a_ringing_call_elsewhere(rig: Rig) -> None:
+    rig.driver.behaviors["PJSIP/8001"] = "ring"  # the agent's phone rings, nobody answers
+    caller = await rig.call()
+    await rig.executor.run(c.AnswerCall(leg_id=caller))
+    await rig.executor.run(c.Bridge(call_id=caller, leg_ids=(caller,), bridge_id=caller))
+    ringing = f"{caller}-a0"
+    await rig.executor.run(
+        c.Originate(call_id=caller, leg_id=ringing, destination="PJSIP/8001", bridge_id=caller)
+    )
+    cmd = c.Pickup(call_id=caller, ringing_leg_id=ringing, destination="8003", new_leg_id="pk")
+    assert await rig.executor.run_reporting(cmd) is True
+    assert rig.driver.bridges[caller] == {caller, "pk"}
+    (ended,) = rig.of(c.CallEnded)
+    assert ended.leg_id == ringing  # type: ignore[attr-defined]
+    assert ended.cause is c.HangupCause.PICKED_OFF  # type: ignore[attr-defined]
+    assert offered(rig, "pk").role is c.LegRole.AGENT
+
+
+async def test_listen_and_whisper_snoop_without_joining_the_call(rig: Rig) -> None:
+    caller, agent = await talking(rig)
+    listen = c.Listen(call_id=caller, agent_leg_id=agent, supervisor="8100", new_leg_id="l1")
+    whisper = c.Whisper(call_id=caller, agent_leg_id=agent, supervisor="8101", new_leg_id="w1")
+    assert await rig.executor.run_reporting(listen) is True
+    assert await rig.executor.run_reporting(whisper) is True
+    assert rig.driver.snoops == {"l1": (agent, False), "w1": (agent, True)}
+    assert rig.driver.bridges[caller] == {caller, agent}  # the customer hears no one new
+    for leg in ("l1", "w1"):
+        ev = offered(rig, leg)
+        assert ev.role is c.LegRole.SUPERVISOR and ev.call_id == caller
+
+
+async def test_attended_transfer_complete(rig: Rig) -> None:
+    caller, agent = await talking(rig)
+    consult = c.Transfer(
+        call_id=caller,
+        leg_id=agent,
+        destination="8004",
+        mode=c.TransferMode.ATTENDED,
+        new_leg_id="t1",
+    )
+    assert await rig.executor.run_reporting(consult) is True
+    assert rig.driver.legs[caller].held  # the customer waits with music
+    assert any(isinstance(e, c.CallHeld) and e.leg_id == caller for e in rig.events)  # type: ignore[attr-defined]
+    assert rig.driver.bridges[caller] == {caller}
+    assert rig.driver.legs["t1"].bridge_id == rig.driver.legs[agent].bridge_id != caller
+
+    n = len(rig.events)
+    assert await rig.executor.run_reporting(c.CompleteTransfer(leg_id=agent)) is True
+    assert rig.driver.bridges[caller] == {caller, "t1"}
+    assert not rig.driver.legs[caller].held
+    after = rig.since(n)
+    assert any(isinstance(e, c.CallResumed) and e.leg_id == caller for e in after)  # type: ignore[attr-defined]
+    assert any(isinstance(e, c.CallEnded) and e.leg_id == agent for e in after)  # type: ignore[attr-defined]
+    assert agent not in rig.driver.legs
+
+
+async def test_attended_transfer_cancel(rig: Rig) -> None:
+    caller, agent = await talking(rig)
+    consult = c.Transfer(leg_id=agent, destination="8004", mode=c.TransferMode.ATTENDED)
+    assert await rig.executor.run_reporting(consult) is True
+    target = consult.id  # without new_leg_id the command id names the new leg
+    assert target in rig.driver.legs
+    assert await rig.executor.run_reporting(c.CancelTransfer(leg_id=agent)) is True
+    assert target not in rig.driver.legs
+    assert rig.driver.bridges[caller] == {caller, agent}
+    assert not rig.driver.legs[caller].held
+    # nothing left to complete
+    assert await rig.executor.run_reporting(c.CompleteTransfer(leg_id=agent)) is False
+    assert rig.emitted[-1].error == "CommandRejected"  # type: ignore[attr-defined]
+
+
+async def test_complete_transfer_before_the_target_answers_is_refused(rig: Rig) -> None:
+    _, agent = await talking(rig)
+    rig.driver.behaviors["8004"] = "ring"
+    consult = c.Transfer(
+        leg_id=agent, destination="8004", mode=c.TransferMode.ATTENDED, new_leg_id="t2"
+    )
+    assert await rig.executor.run_reporting(consult) is True
+    assert await rig.executor.run_reporting(c.CompleteTransfer(leg_id=agent)) is False
+    failed = rig.emitted[-1]
+    assert isinstance(failed, c.CommandFailed) and failed.error == "CommandRejected"
+    assert "not answered" in failed.reason
+    assert agent in rig.driver.legs  # the agent is still there to cancel

@@ -108,6 +108,9 @@ class AsteriskCore:
         await self.ari.start()
 
     async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.ari.close()
 
     async def wait_connected(self, timeout: float) -> bool:
@@ -199,7 +202,11 @@ class AsteriskCore:
         waiter = self._stasis_waiters.pop(ch.id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        if ch.id in self.legs:
+        known = self.legs.get(ch.id)
+        if known is not None:
+            # a leg we dialled enters the app when it answers (after ChannelStateChange Up)
+            if known.join_bridge:
+                await self._join(known)
             return
         result = tr.offered(ev, ch)
         if result is None:
@@ -230,14 +237,15 @@ class AsteriskCore:
         event = tr.simple(ev, leg)
         if event is not None:
             await self._emit(event)
-        if ev.type == "ChannelStateChange" and ch.state == "Up" and leg.join_bridge:
-            bridge_id, leg.join_bridge = leg.join_bridge, ""
-            try:
-                await self._move(leg, bridge_id)
-            except (NoSuchCall, CommandRejected) as exc:
-                logger.warning("could not bridge answered leg [call %s]: %s", leg.call_id, exc)
-                return
-            await self._after_join(leg)
+
+    async def _join(self, leg: LegInfo) -> None:
+        bridge_id, leg.join_bridge = leg.join_bridge, ""
+        try:
+            await self._move(leg, bridge_id)
+        except (NoSuchCall, CommandRejected) as exc:
+            logger.warning("could not bridge answered leg [call %s]: %s", leg.call_id, exc)
+            return
+        await self._after_join(leg)
 
     def _forget(self, leg: LegInfo) -> None:
         self.legs.pop(leg.leg_id, None)

@@ -84,8 +84,10 @@ class AsteriskDriver(AsteriskCore):
         from ``destination``'s phone, through an Asterisk snoop channel."""
         agent = self._known(leg_id)
         new_leg_id = new_leg_id or uuid.uuid4().hex
-        snoop_id = f"{new_leg_id}-snoop"
-        spy_bridge = f"{new_leg_id}-spy"
+        # (not "<leg>-snoop": Asterisk matches channel ids by prefix when checking for
+        # duplicates, so the supervisor leg could not be created after it)
+        snoop_id = f"snoop-{new_leg_id}"
+        spy_bridge = f"spy-{new_leg_id}"
         self.legs[snoop_id] = LegInfo(snoop_id, agent.call_id, LegRole.OTHER, internal=True)
         started = self._await_stasis(snoop_id)
         try:

@@ -83,9 +83,15 @@ class AriClient:
 
     # ---------------------------------------------------------------- lifecycle
     def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._closing:
+            raise SwitchUnavailable("ARI client is closed")
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                auth=aiohttp.BasicAuth(self.config.user, self.config.password),
+                headers={
+                    "Authorization": aiohttp.encode_basic_auth(
+                        self.config.user, self.config.password
+                    )
+                },
                 connector=aiohttp.TCPConnector(limit=self.config.max_connections),
                 timeout=aiohttp.ClientTimeout(total=self.config.request_timeout),
                 json_serialize=lambda o: orjson.dumps(o).decode(),

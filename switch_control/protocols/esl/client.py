@@ -115,7 +115,11 @@ class EslClient(EslCommandsMixin):
         self._closing = False
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="esl-dispatch")
-        await self._open()
+        try:
+            await self._open()
+        except BaseException:
+            self._dispatcher.cancel()
+            raise
         self._connected.set()
         self._notify_connection(True)
 
@@ -156,6 +160,7 @@ class EslClient(EslCommandsMixin):
         self._reader_task = asyncio.create_task(self._read_loop(reader, parser, greeted))
         try:
             await asyncio.wait_for(asyncio.shield(greeted), self.connect_timeout)
+            logger.debug("ESL send auth <password>")
             reply = await self._command(encode_command(f"auth {self._password}"), "auth")
         except (TimeoutError, SwitchUnavailable) as exc:
             self._drop_connection(connection_error("no auth/request greeting", exc))
@@ -343,9 +348,17 @@ class EslClient(EslCommandsMixin):
         return text
 
     async def bgapi(self, command: str, *, job_uuid: str | None = None) -> BackgroundJob:
-        """``bgapi <command>``; ``await job.result()`` gives the output."""
+        """``bgapi <command>``; ``await job.result()`` gives the output.
+
+        The result comes as a BACKGROUND_JOB event, so the client subscribes to it
+        when needed (and, when filters are active, lets it through one: FreeSWITCH
+        delivers events matching any filter).
+        """
         if not self.subscriptions.covers("BACKGROUND_JOB"):
             await self.subscribe("BACKGROUND_JOB", fmt=self.subscriptions.fmt or "plain")
+        filters = self.subscriptions.filters
+        if filters and ("Event-Name", "BACKGROUND_JOB") not in filters:
+            await self.filter("Event-Name", "BACKGROUND_JOB")
         job_uuid = job_uuid or str(uuid.uuid4())
         future: asyncio.Future[EslEvent] = asyncio.get_running_loop().create_future()
         job = BackgroundJob(job_uuid, command, future)

@@ -51,6 +51,7 @@ _NO_SUCH_CALL = (
     "invalid uuid",
     "no such uuid",
     "non-existent uuid",
+    "cannot locate session",
 )
 _HANGUP_CAUSE = re.compile(r"-ERR ([A-Z][A-Z0-9_]+)\s*\Z")
 

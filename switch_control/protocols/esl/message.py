@@ -117,28 +117,44 @@ class EslMessage:
     (the raw text is not kept, to keep the hot path lean).
     """
 
-    __slots__ = ("body", "content_type", "event", "headers")
+    __slots__ = ("_headers", "_length", "body", "content_type", "event")
 
     def __init__(
         self,
-        headers: dict[str, str],
+        headers: dict[str, str] | None,
         body: str | None = None,
         event: EslEvent | None = None,
+        *,
+        content_type: str = "",
+        length: bytes = b"",
     ) -> None:
-        self.headers = headers
+        # The parser's fast path passes ``headers=None`` with the content type and the
+        # Content-Length digits of an event frame; the dict is built on first use.
+        self._headers = headers
+        self._length = length
         self.body = body
         self.event = event
-        self.content_type: str = headers.get("Content-Type", "")
+        self.content_type: str = headers.get("Content-Type", "") if headers else content_type
+
+    @property
+    def headers(self) -> dict[str, str]:
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = {
+                "Content-Length": self._length.decode("ascii"),
+                "Content-Type": self.content_type,
+            }
+        return headers
 
     @property
     def reply_text(self) -> str | None:
         """``Reply-Text`` of a ``command/reply``."""
-        return self.headers.get("Reply-Text")
+        return self._headers.get("Reply-Text") if self._headers else None
 
     @property
     def job_uuid(self) -> str | None:
         """``Job-UUID`` header of a ``bgapi`` reply."""
-        return self.headers.get("Job-UUID")
+        return self._headers.get("Job-UUID") if self._headers else None
 
     @property
     def is_reply(self) -> bool:

@@ -22,7 +22,11 @@ Decoding rules:
 * ``text/event-json`` bodies are decoded with orjson; ``_body`` becomes the event
   body, JSON arrays become ``ARRAY::a|:b`` strings (one-element arrays: the element),
   like the plain format renders them, and other non-string scalars become their
-  JSON text, so headers are always ``dict[str, str]``.
+  JSON text, so headers are always ``dict[str, str]``;
+* FreeSWITCH repeats some header names within one event (``Hangup-Cause`` in
+  CHANNEL_HANGUP_COMPLETE, the base headers of a PRIVATE_COMMAND...): the dict
+  keeps the first position and the *last* value, in both formats (orjson does the
+  same for JSON objects).
 
 Text decoding: bytes are UTF-8.  ``unicode_errors`` chooses what happens with
 invalid UTF-8: ``"surrogateescape"`` (default) keeps every byte, losslessly, as
@@ -197,6 +201,7 @@ class EslParser:
             append(self._finish(headers, data, view, 0, length, base))
             pos = length
         max_header = self.max_header_bytes
+        max_body = self.max_body_bytes
         loads = orjson.loads
         join = "".join
         while pos < n:
@@ -222,15 +227,14 @@ class EslParser:
                     if not digits.isdigit() or len(digits) > 12:
                         self._fail(f"invalid Content-Length {digits!r}", base + pos)
                     length = int(digits)
-                    if length > self.max_body_bytes:
-                        self._fail(
-                            f"Content-Length {length} exceeds limit {self.max_body_bytes}",
-                            base + pos,
-                        )
-                    hdrs = {"Content-Length": digits.decode("ascii"), "Content-Type": ct}
+                    if length > max_body:
+                        self._fail(f"Content-Length {length} exceeds limit {max_body}", base + pos)
                     start = end + 2
                     if n - start < length:
-                        self._pending_headers = hdrs
+                        self._pending_headers = {
+                            "Content-Length": digits.decode("ascii"),
+                            "Content-Type": ct,
+                        }
                         self._body_need = length
                         pos = start
                         break
@@ -254,7 +258,7 @@ class EslParser:
                         event = EslEvent(obj, body, "json")
                     else:
                         event = plain_event(data, start, start + length, self._errors, base + start)
-                    append(EslMessage(hdrs, None, event))
+                    append(EslMessage(None, None, event, content_type=ct, length=digits))
                     pos = start + length
                     continue
             hdrs = header_lines(

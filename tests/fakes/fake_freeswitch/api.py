@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 
 from .channels import Channel
-from .conference import Conferencing, cjson
+from .conference import Conferencing
 from .events import Event
 from .originate import ApiContext, Registration
 from .wire import Headers, plain_value, url_encode
@@ -241,7 +241,7 @@ async def _sofia(api: Api, arg: str, ctx: ApiContext) -> str:
     if arg.startswith("status profile") and arg.endswith("reg"):
         lines = "".join(
             f"\nCall-ID: \t{r.call_id}\nUser:    \t{r.user}@127.0.0.1\n"
-            f"Contact: \t\"\" <sip:{r.user}@{r.host}:{r.port}>\nStatus:  \tRegistered(UDP)\n"
+            f'Contact: \t"" <sip:{r.user}@{r.host}:{r.port}>\nStatus:  \tRegistered(UDP)\n'
             for r in api.registrations.values()
         )
         total = len(api.registrations)
@@ -249,6 +249,7 @@ async def _sofia(api: Api, arg: str, ctx: ApiContext) -> str:
     return (
         f"{'Name':>25}\t   Type\t{'Data':>42}\tState\n{rule}"
         f"{'127.0.0.1':>25}\t  alias\t{'lab':>42}\tALIASED\n"
-        f"{'lab':>25}\tprofile\t{'sip:mod_sofia@127.0.0.1:5080':>42}\tRUNNING ({len(api.live_channels())})\n"
+        f"{'lab':>25}\tprofile\t{'sip:mod_sofia@127.0.0.1:5080':>42}"
+        f"\tRUNNING ({len(api.live_channels())})\n"
         f"{rule}1 profile 1 alias\n"
     )

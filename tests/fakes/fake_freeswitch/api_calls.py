@@ -50,6 +50,10 @@ async def _uuid_answer(api: Api, arg: str, ctx: ApiContext) -> str:
     ch = api.find(arg) if arg else None
     if ch is None or not ch.alive:
         return "-ERROR\n"
+    if ch.media_fails:  # e.g. the RTP port cannot be bound: FreeSWITCH drops the call
+        api.mark_hangup(ch, "INCOMPATIBLE_DESTINATION")
+        ctx.after_job.append(lambda: api.continue_hangup(ch))
+        return "-ERROR\n"
     api.answer(ch)
     return "+OK\n"
 
@@ -128,7 +132,9 @@ async def _uuid_record(api: Api, arg: str, ctx: ApiContext) -> str:
         api.record_start(ch, path)
         return "+OK Success\n"
     if action == "stop":
-        return "+OK Success\n" if api.record_stop(ch, path) else "-ERR Cannot stop record session!\n"
+        return (
+            "+OK Success\n" if api.record_stop(ch, path) else "-ERR Cannot stop record session!\n"
+        )
     return "-ERR Unknown action\n"
 
 
@@ -174,7 +180,7 @@ async def _hupall(api: Api, arg: str, ctx: ApiContext) -> str:
     for ch in api.live_channels():
         if ch.alive:
             api.remote_hangup(ch, cause)
-    return "+OK\n"
+    return f"+OK hangup all channels with cause {cause}\n"
 
 
 @command("originate")

@@ -36,10 +36,16 @@ class Bridging(Flows):
         src_b = self.transfer_source("uuid_br", a.uuid)
         a.new_profile(
             transfer_source=src_a,
-            callee_id_name=b.profile.caller_id_name,
-            callee_id_number=b.profile.caller_id_number,
+            callee_id_name=b.profile.callee_id_name or b.profile.caller_id_name,
+            callee_id_number=b.profile.callee_id_number or b.profile.caller_id_number,
         )
-        b.new_profile(transfer_source=src_b)
+        b.new_profile(
+            transfer_source=src_b,
+            caller_id_name=a.profile.caller_id_name,
+            caller_id_number=a.profile.caller_id_number,
+            logical_direction="outbound",
+        )
+        b.hit_dialplan = False
         for leg, other, source in ((b, a, src_b), (a, b, src_a)):
             self.set_var(leg, "bridge_channel", other.name)
             self.set_var(leg, "bridge_uuid", other.uuid)
@@ -67,17 +73,23 @@ class Bridging(Flows):
         pre = [("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)]
         self.channel_event("CHANNEL_BRIDGE", a, pre=pre)
         self.run_state(b, "CS_EXCHANGE_MEDIA")
+        sent = {
+            a.uuid: (a.profile.callee_id_name, a.profile.callee_id_number),
+            b.uuid: (a.profile.caller_id_name, a.profile.caller_id_number),
+        }
         for leg, other in ((a, b), (b, a)):
+            name, number = sent[leg.uuid]
             update = [
                 ("Direction", "SEND"),
-                ("Sent-Callee-ID-Name", other.profile.caller_id_name or "Outbound Call"),
-                ("Sent-Callee-ID-Number", other.profile.caller_id_number),
+                ("Sent-Callee-ID-Name", name),
+                ("Sent-Callee-ID-Number", number),
                 ("Bridged-To", other.uuid),
             ]
             self.channel_event("CALL_UPDATE", leg, "CALL_UPDATE_RECV", pre=update)
 
     def _unbridge(self, a: Channel, b: Channel) -> None:
         a.bridged_to = b.bridged_to = ""
+        b.call_uuid = b.uuid
         pre = [("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)]
         self.channel_event("CHANNEL_UNBRIDGE", a, pre=pre)
 
@@ -105,6 +117,7 @@ class Bridging(Flows):
         # B-leg gone: it ends, A unbridges, goes back to execute and hangs up too.
         self.hangup_states(b)
         if b.presence_id:
+            b.state = "CS_REPORTING"
             self.presence_in(b)  # type: ignore[attr-defined]
         self.reporting(b)
         self._unbridge(a, b)
@@ -140,18 +153,23 @@ class Bridging(Flows):
             self._unbridge(a, b)
             self.spawn(self._reroute(ch))
             self._redirect_profile(other, dest)
-            await self._reroute(other, both=True)
+            self.spawn(self._reroute(other, both=True))
             return
         self.unpark(ch)
         self._redirect_profile(ch, dest)
         await self._reroute(ch)
 
     def _redirect_profile(self, ch: Channel, dest: str) -> None:
+        ch.state = "CS_ROUTING"
         source = self.transfer_source("bl_xfer", f"{dest}/public/XML")
         self._add_transfer_history(ch, source)
         ch.unlink()
         ch.new_profile(
-            destination_number=dest, transfer_source=source, rdnis=ch.profile.destination_number
+            destination_number=dest,
+            transfer_source=source,
+            rdnis=ch.profile.destination_number,
+            dialplan="XML",
+            context="public",
         )
         ch.profile.times["transfer"] = now_us()
 
@@ -159,10 +177,12 @@ class Bridging(Flows):
         ch.bridged_to = ""
         if both:
             self.run_state(ch, "CS_ROUTING")
-            self.channel_event("CALL_UPDATE", ch, "CALL_UPDATE_RECV", pre=[("Direction", "RECV")])
+            self.flip_cid(ch)  # type: ignore[attr-defined]
         else:
+            ch.running_state = "CS_ROUTING"
             self.set_callstate(ch, "RINGING")
             self.run_state(ch, "CS_ROUTING")
+            ch.state = ch.running_state = "CS_EXECUTE"
             self.set_callstate(ch, "ACTIVE")
         await self.run_dialplan(ch)
 
@@ -175,17 +195,7 @@ class Bridging(Flows):
         self.channel_event("CHANNEL_HOLD", ch)
         other = ch.other if ch.bridged_to else None
         if other is not None:
-            headers = [
-                ("call-command", "execute"),
-                ("execute-app-name", "playback"),
-                ("execute-app-arg", HOLD_MUSIC),
-                ("event-lock", "true"),
-                ("lead-frames", "5"),
-                ("loops", "-1"),
-            ]
-            app_uuid = str(uuidlib.uuid4())
-            task = self.run_app(other, "playback", HOLD_MUSIC, app_uuid, lock_headers=headers)
-            ch.hold_task = self.spawn(task)
+            ch.hold_task = self.spawn(self.broadcast(other, HOLD_MUSIC, loops="-1"))
 
     async def unhold(self, ch: Channel) -> None:
         ch.held = False
@@ -207,6 +217,7 @@ class Bridging(Flows):
         target = self.find(data)
         if target is None:
             return None
+        ch.read_codec = ("L16", "8000", "128000")
         self.codec_events(ch, real_read=False)
         bug = [("Media-Bug-Function", "eavesdrop"), ("Media-Bug-Target", target.uuid)]
         self.channel_event("MEDIA_BUG_START", target, pre=bug)
@@ -215,9 +226,10 @@ class Bridging(Flows):
             ("Sent-Callee-ID-Name", target.profile.caller_id_name),
             ("Sent-Callee-ID-Number", target.profile.caller_id_number),
         ]
-        self.channel_event("CALL_UPDATE", ch, "CALL_UPDATE_FLIP", pre=update)
+        self.channel_event("CALL_UPDATE", ch, "CALL_UPDATE_RECV", pre=update)
         await self.wait_hangup(ch, target)
         if not target.gone:
             self.channel_event("MEDIA_BUG_STOP", target, pre=bug)
+        ch.read_codec = None
         self.codec_events(ch, real_read=False)
         return None

@@ -152,6 +152,7 @@ class Channel:
     codec: bool = False
     codec_spec: tuple[str, str, str] = ("PCMU", "8000", "64000")  # write codec
     read_codec: tuple[str, str, str] | None = None  # when it differs (conference: L16)
+    write_codec_set: bool = True
     profile_set: bool = True
     other: Channel | None = None
     other_type: str = ""
@@ -173,6 +174,8 @@ class Channel:
     app_post: list[tuple[str, str]] = field(default_factory=list)
     playback_stop: asyncio.Future[None] | None = None
     running_apps: int = 0
+    flipped: bool = False
+    media_fails: bool = False  # test control: answering fails (RTP bind error)
     hold_task: asyncio.Task[None] | None = None
     hangup_waiters: list[asyncio.Future[None]] = field(default_factory=list)
     gone: bool = False
@@ -203,6 +206,8 @@ class Channel:
         self.other = other
         self.other_type = other_type
         self.other_profile = other.profile.clone()
+        if other.flipped:  # the originated leg is seen from the other side as calling in
+            self.other_profile.logical_direction = "inbound"
 
     def unlink(self) -> None:
         self.other = None

@@ -32,7 +32,6 @@ class Conference:
     uuid: str
     members: list[Member] = field(default_factory=list)
     floor: Member | None = None
-    presence_count: int = 0
     created: float = field(default_factory=time.monotonic)
 
 
@@ -56,6 +55,8 @@ class Conferencing(Originating):
 
     conferences: dict[str, Conference]
     next_member_id: int
+    # presence event_count per conference name: survives the conference (FreeSWITCH global)
+    conference_presence_counts: dict[str, int]
 
     def _conf_headers(self, conf: Conference) -> Headers:
         return [
@@ -69,7 +70,7 @@ class Conferencing(Originating):
 
     def _member_headers(self, conf: Conference, member: Member) -> Headers:
         ch = member.channel
-        headers = self.events.channel_data(ch, variables=False, profiles=False)
+        headers = self.events.channel_data(ch, variables=False)
         return [
             *headers,
             ("Video", "false"),
@@ -89,13 +90,18 @@ class Conferencing(Originating):
     def conf_event(self, conf: Conference, calling: str, headers: Headers) -> None:
         self.emit(
             self.events.system(
-                "CUSTOM", calling, self._conf_headers(conf) + headers, subclass="conference::maintenance"
+                "CUSTOM",
+                calling,
+                self._conf_headers(conf) + headers,
+                subclass="conference::maintenance",
             )
         )
 
     def member_event(self, conf: Conference, member: Member, action: str, calling: str) -> None:
         floor = [("Floor", "true" if conf.floor is member else "false")]
-        self.conf_event(conf, calling, floor + self._member_headers(conf, member) + [("Action", action)])
+        self.conf_event(
+            conf, calling, floor + self._member_headers(conf, member) + [("Action", action)]
+        )
 
     def conf_presence(self, conf: Conference) -> None:
         count = len(conf.members)
@@ -105,10 +111,12 @@ class Conferencing(Originating):
             ("from", f"{conf.name}@127.0.0.1"),
             ("event_type", "presence"),
             ("alt_event_type", "dialog"),
-            ("event_count", str(conf.presence_count)),
+            ("event_count", str(self.conference_presence_counts.get(conf.name, 0))),
             ("unique-id", conf.name),
         ]
-        conf.presence_count += 1
+        self.conference_presence_counts[conf.name] = (
+            self.conference_presence_counts.get(conf.name, 0) + 1
+        )
         if count == 0:
             headers += [
                 ("force-status", "Inactive"),
@@ -149,7 +157,7 @@ class Conferencing(Originating):
         self.conf_presence(conf)
         if len(conf.members) == 2 and conf.floor is None:
             conf.floor = member
-            floor = self._conf_headers(conf) + [("Action", "floor-change"), ("Old-ID", "none")]
+            floor = [("Action", "floor-change"), ("Old-ID", "none"), *self._conf_headers(conf)]
             floor += [("Floor", "true"), *self._member_headers(conf, member)]
             self.conf_event(conf, "CONF_FLOOR", [*floor, ("New-ID", str(member.id))])
         member.kicked = asyncio.get_running_loop().create_future()
@@ -187,7 +195,11 @@ class Conferencing(Originating):
         lines = []
         for member in sorted(conf.members, key=lambda m: -m.id):
             ch = member.channel
-            flags = "hear" + ("|speak" if member.speak else "") + ("|floor" if conf.floor is member else "")
+            flags = (
+                "hear"
+                + ("|speak" if member.speak else "")
+                + ("|floor" if conf.floor is member else "")
+            )
             lines.append(
                 f"{member.id};{ch.name};{ch.uuid};{ch.profile.caller_id_name or 'Outbound Call'};"
                 f"{ch.profile.caller_id_number};{flags};0;0;100\n"

@@ -119,16 +119,27 @@ class Engine:
     def channel_event(self, name: str, ch: Channel, calling: str | None = None, **kw: Any) -> None:
         self.emit(self.events.channel(name, ch, calling, **kw))
 
-    def codec_events(self, ch: Channel, *, real_read: bool = True) -> None:
+    def codec_events(
+        self, ch: Channel, *, real_read: bool = True, read_then_write: bool = False
+    ) -> None:
+        """CODEC events: read+write at media setup, one read event when the read codec changes.
+
+        ``read_then_write``: a fresh channel setting its read codec, then its write codec
+        (mod_loopback) -- the first event has no write codec yet.
+        """
         ch.codec = True
+        if read_then_write:
+            ch.write_codec_set = False
         name, rate, bit_rate = ch.read_codec or ch.codec_spec
         read_post = [
             ("channel-read-codec-name", name),
             ("channel-read-codec-rate", rate),
             ("channel-read-codec-bit-rate", bit_rate),
         ]
-        if real_read:
-            self.channel_event("CODEC", ch, "CODEC_REAL_READ", post=read_post)
+        if real_read or read_then_write:
+            calling = "CODEC_READ" if read_then_write else "CODEC_REAL_READ"
+            self.channel_event("CODEC", ch, calling, post=read_post)
+            ch.write_codec_set = True
             write_post = [
                 ("Channel-Write-Codec-Name", name),
                 ("Channel-Write-Codec-Rate", rate),

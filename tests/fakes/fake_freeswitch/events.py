@@ -62,6 +62,7 @@ CALLING: dict[str, tuple[str, str, int]] = {
     "UNREGISTER": ("sofia_reg.c", "sofia_reg_handle_register_token", 2213),
     "PRESENCE_UNREGISTER": ("sofia_reg.c", "sofia_reg_handle_register_token", 2103),
     "CHANNEL_DATA": ("mod_event_socket.c", "parse_command", 2029),
+    "UUID_DUMP": ("mod_commands.c", "uuid_dump_function", 6495),
     "CONF_NEW": ("mod_conference.c", "conference_new", 3848),
     "CONF_DESTROY": ("mod_conference.c", "conference_thread_run", 863),
     "CONF_PRESENCE": ("mod_conference.c", "conference_send_presence", 3870),
@@ -104,18 +105,21 @@ VARIABLE_EVENTS = frozenset(
 )
 
 
-
 def codec_headers(ch: Channel) -> Headers:
     read = ch.read_codec or ch.codec_spec
     write = ch.codec_spec
-    return [
+    headers: Headers = [
         ("Channel-Read-Codec-Name", read[0]),
         ("Channel-Read-Codec-Rate", read[1]),
         ("Channel-Read-Codec-Bit-Rate", read[2]),
-        ("Channel-Write-Codec-Name", write[0]),
-        ("Channel-Write-Codec-Rate", write[1]),
-        ("Channel-Write-Codec-Bit-Rate", write[2]),
     ]
+    if ch.write_codec_set:
+        headers += [
+            ("Channel-Write-Codec-Name", write[0]),
+            ("Channel-Write-Codec-Rate", write[1]),
+            ("Channel-Write-Codec-Bit-Rate", write[2]),
+        ]
+    return headers
 
 
 class Event:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid as uuidlib
-from typing import Any
 
-from .channels import Channel, Profile, now_us
+from .channels import Channel, Profile
 from .engine import Engine
+from .sipvars import sip_inbound_vars
 
 # The lab dialplan (context ``public``): 9999 -> tone then hangup, conf-NAME ->
 # conference, sock -> outbound socket, everything else -> park.
@@ -55,7 +55,7 @@ class Flows(Engine):
             context="public",
         )
         call_id = f"{self.session_counter + 1}-{port}@{network_addr}"
-        variables = _sip_inbound_vars(caller, callee, caller_name, network_addr, port, call_id)
+        variables = sip_inbound_vars(caller, callee, caller_name, network_addr, port, call_id)
         variables["sip_user_agent"] = user_agent
         ch = self.create_channel(
             uuid=uuid, name=name, direction="inbound", profile=profile, variables=variables
@@ -67,6 +67,7 @@ class Flows(Engine):
         self.run_state(ch, "CS_INIT")
         ch.state = "CS_ROUTING"
         self.channel_event("CHANNEL_CREATE", ch)
+        ch.running_state = "CS_ROUTING"
         self.set_callstate(ch, "RINGING")
         self.run_state(ch, "CS_ROUTING")
         self.spawn(self.run_dialplan(ch))
@@ -157,12 +158,13 @@ class Flows(Engine):
                 self.private_command(ch, lock_headers)
 
     def private_command(self, ch: Channel, headers: list[tuple[str, str]]) -> None:
-        """PRIVATE_COMMAND after an event-locked execute (headers: what was queued)."""
-        if headers and headers[0][0] == "Event-Name":
-            event = self.events.channel("PRIVATE_COMMAND", ch, variables=False)
-            event.headers[:0] = headers
-        else:
-            event = self.events.channel("PRIVATE_COMMAND", ch, variables=False, pre=headers)
+        """PRIVATE_COMMAND after an event-locked execute.
+
+        ``headers`` are those of the queued command (a sendmsg's lines, or the COMMAND
+        event uuid_broadcast queued): they come first, then the event's own base headers.
+        """
+        event = self.events.channel("PRIVATE_COMMAND", ch, variables=False)
+        event.headers[:0] = headers
         self.emit(event)
 
     async def app_answer(self, ch: Channel, data: str) -> str | None:
@@ -176,13 +178,15 @@ class Flows(Engine):
     async def app_playback(self, ch: Channel, data: str) -> str | None:
         return await self.play_file(ch, data)
 
-    async def play_file(self, ch: Channel, path: str, *, seconds: float = 1.0) -> str:
+    async def play_file(self, ch: Channel, path: str) -> str:
         kind = path.split("://", 1)[0] if "://" in path else "file"
         post = [("Playback-File-Type", kind), ("Playback-File-Path", path)]
         self.channel_event("PLAYBACK_START", ch, post=post)
         stop = ch.playback_stop = asyncio.get_running_loop().create_future()
+        seconds = media_seconds(path)
         try:
-            await asyncio.wait_for(asyncio.shield(stop), seconds * self.time_scale or 0.0)
+            timeout = None if seconds is None else seconds * self.time_scale
+            await asyncio.wait_for(asyncio.shield(stop), timeout)
         except TimeoutError:
             pass
         ch.playback_stop = None
@@ -203,7 +207,7 @@ class Flows(Engine):
         ch.app_collects_dtmf = True
         try:
             if prompt:
-                await self.play_file(ch, prompt, seconds=0.3)
+                await self.play_file(ch, prompt)
             digits = ""
             while ch.alive and len(digits) < max_digits:
                 digit = await self.next_dtmf(ch, timeout_ms / 1000)
@@ -265,6 +269,8 @@ class Flows(Engine):
 
     def finish_unbridged(self, ch: Channel) -> None:
         """Teardown of a channel that is not bridged (after CHANNEL_HANGUP)."""
+        if ch.gone:
+            return
         if ch.playback_stop is not None and not ch.playback_stop.done():
             ch.playback_stop.set_result(None)
         for waiter in ch.dtmf_waiters:
@@ -301,82 +307,35 @@ class Flows(Engine):
             return
         self.finish_unbridged(ch)
 
-    async def broadcast(self, ch: Channel, path: str) -> None:
-        """uuid_broadcast: a queued, event-locked playback (PRIVATE_COMMAND afterwards)."""
-        queued = self.events.base("COMMAND", "COMMAND_BROADCAST") + [
+    async def broadcast(self, ch: Channel, path: str, loops: str | None = None) -> None:
+        """uuid_broadcast (and hold music): a queued, event-locked playback.
+
+        The PRIVATE_COMMAND afterwards carries the queued COMMAND event's headers.
+        """
+        queued = [
+            *self.events.base("COMMAND", "COMMAND_BROADCAST"),
             ("call-command", "execute"),
             ("execute-app-name", "playback"),
             ("execute-app-arg", path),
             ("event-lock", "true"),
             ("lead-frames", "5"),
         ]
+        if loops is not None:
+            queued.append(("loops", loops))
         await self.run_app(ch, "playback", path, str(uuidlib.uuid4()), lock_headers=queued)
         self.finish_if_hung_up(ch)
 
 
-def _sip_inbound_vars(
-    caller: str, callee: str, caller_name: str, addr: str, port: int, call_id: str
-) -> dict[str, Any]:
-    stamp = str(now_us())
-    display = f'"{caller_name}" ' if caller_name else ""
-    return {
-        "sip_from_user": caller,
-        "sip_from_port": str(port),
-        "sip_from_uri": f"{caller}@{addr}:{port}",
-        "sip_from_host": addr,
-        "video_media_flow": "disabled",
-        "text_media_flow": "disabled",
-        "channel_name": f"sofia/lab/{caller}@{addr}:{port}",
-        "sip_call_id": call_id,
-        "sip_local_network_addr": "127.0.0.1",
-        "sip_network_ip": addr,
-        "sip_network_port": str(port),
-        "sip_invite_stamp": stamp,
-        "sip_received_ip": addr,
-        "sip_received_port": str(port),
-        "sip_via_protocol": "udp",
-        "sip_from_user_stripped": caller,
-        "sip_from_tag": f"{port}SIPpTag001",
-        "sofia_profile_name": "lab",
-        "sofia_profile_url": "sip:mod_sofia@127.0.0.1:5080",
-        "recovery_profile_name": "lab",
-        "sip_full_via": f"SIP/2.0/UDP {addr}:{port};branch=z9hG4bK-{port}-1-0",
-        "sip_from_display": caller_name,
-        "sip_full_from": f"{display}<sip:{caller}@{addr}:{port}>;tag={port}SIPpTag001",
-        "sip_full_to": f"<sip:{callee}@127.0.0.1:5080>",
-        "sip_req_user": callee,
-        "sip_req_port": "5080",
-        "sip_req_uri": f"{callee}@127.0.0.1:5080",
-        "sip_req_host": "127.0.0.1",
-        "sip_to_user": callee,
-        "sip_to_port": "5080",
-        "sip_to_uri": f"{callee}@127.0.0.1:5080",
-        "sip_to_host": "127.0.0.1",
-        "sip_contact_user": caller,
-        "sip_contact_port": str(port),
-        "sip_contact_uri": f"{caller}@{addr}:{port}",
-        "sip_contact_host": addr,
-        "sip_via_host": addr,
-        "sip_via_port": str(port),
-        "max_forwards": "70",
-        "switch_r_sdp": (
-            f"v=0\r\no=caller 1 1 IN IP4 {addr}\r\ns=-\r\nc=IN IP4 {addr}\r\nt=0 0\r\n"
-            "m=audio 6000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
-            "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"
-        ),
-        "ep_codec_string": "CORE_PCM_MODULE.PCMU@8000h@20i@64000b",
-        "rtp_use_codec_string": "PCMU,PCMA",
-        "remote_audio_media_flow": "sendrecv",
-        "audio_media_flow": "sendrecv",
-        "remote_media_ip": addr,
-        "remote_media_port": "6000",
-        "rtp_use_codec_name": "PCMU",
-        "rtp_use_codec_rate": "8000",
-        "rtp_use_codec_ptime": "20",
-        "read_codec": "PCMU",
-        "read_rate": "8000",
-        "write_codec": "PCMU",
-        "write_rate": "8000",
-        "dtmf_type": "rfc2833",
-        "endpoint_disposition": "RECEIVED",
-    }
+def media_seconds(path: str) -> float | None:
+    """How long playing ``path`` takes (None: forever, ``loops=-1``)."""
+    loops_match = re.search(r"loops=(-?\d+)", path)
+    loops = int(loops_match.group(1)) if loops_match else 1
+    if loops < 0:
+        return None
+    tone = re.search(r"%\((\d+),(\d+)", path)
+    if tone is not None:
+        return (int(tone.group(1)) + int(tone.group(2))) * loops / 1000
+    silence = re.match(r"silence_stream://(\d+)", path)
+    if silence is not None:
+        return int(silence.group(1)) / 1000
+    return 1.0

@@ -91,9 +91,8 @@ class Originating(Bridging):
             app, data = match.group(1), match.group(2)
             ctx.after_job.append(lambda: self._start_app_leg(ch, app, data))
         else:
-            ch.profile.destination_number = target
-            ch.hit_dialplan = True
-            ctx.before_job.append(lambda: self.run_state(ch, "CS_ROUTING"))
+            rest = _rest
+            ctx.before_job.append(lambda: self._route_exten_leg(ch, target, rest))
             ctx.after_job.append(lambda: self._start_exten_leg(ch))
         return f"+OK {ch.uuid}\n"
 
@@ -107,8 +106,24 @@ class Originating(Bridging):
 
         self.spawn(run())
 
+    def _route_exten_leg(self, ch: Channel, target: str, rest: list[str]) -> None:
+        """``originate <url> <exten> [dialplan] [context]``: the leg is transferred there."""
+        dialplan = rest[0] if rest else "XML"
+        context = rest[1] if len(rest) > 1 else "default"
+        source = self.transfer_source("bl_xfer", f"{target}/{context}/{dialplan}")
+        self._add_transfer_history(ch, source)
+        ch.new_profile(
+            destination_number=target,
+            dialplan=dialplan,
+            context=context,
+            rdnis=ch.profile.destination_number,
+            transfer_source=source,
+        )
+        ch.hit_dialplan = False
+        self.run_state(ch, "CS_ROUTING")
+
     def _start_exten_leg(self, ch: Channel) -> None:
-        self.channel_event("CALL_UPDATE", ch, "CALL_UPDATE_RECV", pre=[("Direction", "RECV")])
+        self.flip_cid(ch)
         self.spawn(self.run_dialplan(ch))
 
     async def _dial(
@@ -171,7 +186,11 @@ class Originating(Bridging):
         }
         if user:
             chan_vars.update(
-                {"dialed_user": user, "dialed_domain": "127.0.0.1", "presence_id": f"{user}@127.0.0.1"}
+                {
+                    "dialed_user": user,
+                    "dialed_domain": "127.0.0.1",
+                    "presence_id": f"{user}@127.0.0.1",
+                }
             )
         ch = self.create_channel(
             uuid=variables.get("origination_uuid"),
@@ -180,16 +199,17 @@ class Originating(Bridging):
             profile=profile,
             variables=chan_vars,
             hit_dialplan=False,
-            presence_id=f"{user}@127.0.0.1" if user else "",
             endpoint=user or dest,
         )
         ch.running_state, ch.state = "CS_NONE", "CS_INIT"
         self.channel_event("CHANNEL_OUTGOING", ch)
+        ch.presence_id = f"{user}@127.0.0.1" if user else ""
         self.run_state(ch, "CS_INIT")
         ch.state = "CS_ROUTING"
         self.channel_event("CHANNEL_CREATE", ch)
         self.channel_event("CHANNEL_ORIGINATE", ch)
         self.run_state(ch, "CS_ROUTING")
+        ch.state = "CS_CONSUME_MEDIA"
         if user:
             self.presence_in(ch, status="CS_ROUTING", state="progressing")
         self.run_state(ch, "CS_CONSUME_MEDIA")
@@ -203,6 +223,8 @@ class Originating(Bridging):
         timeout = float(variables.get("originate_timeout", "60"))
         if endpoint.behavior == "no_answer":
             await self.media_pause(timeout)
+            if not ch.alive:
+                raise OriginateError(ch.hangup_cause or "ORIGINATOR_CANCEL")
             return self._fail_leg(ch, "NO_ANSWER", ctx)
         if endpoint.behavior == "ring":
             try:
@@ -230,8 +252,20 @@ class Originating(Bridging):
         if user:
             self.channel_event("CHANNEL_OUTGOING", ch)
         if app_leg:
-            update = [("Direction", "RECV")]
-            self.channel_event("CALL_UPDATE", ch, "CALL_UPDATE_RECV", pre=update)
+            self.flip_cid(ch)
+
+    def flip_cid(self, ch: Channel) -> None:
+        """The answered outbound leg shows who it is connected to (CALL_UPDATE RECV)."""
+        profile = ch.profile
+        profile.caller_id_name, profile.callee_id_name = (
+            profile.callee_id_name,
+            profile.caller_id_name,
+        )
+        number = profile.caller_id_number
+        profile.caller_id_number, profile.callee_id_number = profile.callee_id_number, number
+        ch.hit_dialplan = True
+        ch.flipped = True
+        self.channel_event("CALL_UPDATE", ch, "CALL_UPDATE_FLIP", pre=[("Direction", "RECV")])
 
     def _fail_leg(self, ch: Channel, cause: str, ctx: ApiContext) -> Channel:
         self.mark_hangup(ch, cause)
@@ -244,9 +278,9 @@ class Originating(Bridging):
         """loopback/<exten>/<context> into an unknown context: both loopback legs die."""
         exten, _, context = rest.partition("/")
         legs = []
-        for suffix in ("a", "b"):
+        for suffix, direction in (("a", "outbound"), ("b", "inbound")):
             profile = Profile(
-                direction="outbound",
+                direction=direction,
                 dialplan="xml",
                 caller_id_number="0000000000",
                 orig_caller_id_number="0000000000",
@@ -259,19 +293,21 @@ class Originating(Bridging):
             )
             ch = self.create_channel(
                 uuid=None,
-                name=f"loopback/{exten}-{suffix}",
-                direction="outbound",
+                name=f"loopback/{exten}/{context}-a" if suffix == "a" else f"loopback/{exten}-b",
+                direction=direction,
                 profile=profile,
                 variables=dict(variables),
-                hit_dialplan=False,
+                hit_dialplan=suffix == "b",
                 kind="loopback",
                 codec_spec=("L16", "8000", "128000"),
             )
-            ch.profile_set = False
-            ch.running_state, ch.state = "CS_NEW", "CS_NEW"
-            self.codec_events(ch)
-            ch.profile_set = True
             legs.append(ch)
+        for ch in legs:
+            ch.profile_set = False
+            ch.running_state, ch.state = "CS_NONE", "CS_NEW"
+            self.codec_events(ch, read_then_write=True)
+            ch.name = ch.profile.channel_name = ch.name.replace(f"/{context}-", "-")
+            ch.profile_set = True
         a, b = legs
         a.running_state, a.state = "CS_NONE", "CS_INIT"
         self.channel_event("CHANNEL_OUTGOING", a)
@@ -284,6 +320,7 @@ class Originating(Bridging):
         self.run_state(b, "CS_INIT")
         b.state = "CS_ROUTING"
         self.channel_event("CHANNEL_CREATE", b)
+        b.running_state = "CS_ROUTING"
         self.set_callstate(b, "RINGING")
         self.run_state(b, "CS_ROUTING")
         self.mark_hangup(b, "NO_ROUTE_DESTINATION")

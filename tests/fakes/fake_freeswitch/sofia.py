@@ -42,12 +42,14 @@ class Sofia(Api):
         ]
         self.channel_event("PRESENCE_IN", ch, variables=False, post=post)
 
-    def register(self, user: str, *, port: int = 5090, user_agent: str = "") -> Registration:
+    def register(
+        self, user: str, *, port: int = 5090, user_agent: str = "", call_id: str = ""
+    ) -> Registration:
         reg = Registration(
             user=user,
             port=port,
             user_agent=user_agent or f"SIPp-lab-{user}",
-            call_id=f"{len(self.registrations) + 1}-{port}@127.0.0.1",
+            call_id=call_id or f"{len(self.registrations) + 1}-{port}@127.0.0.1",
         )
         self.registrations[user] = reg
         headers = [

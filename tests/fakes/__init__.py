@@ -1,0 +1,1 @@
+"""Test doubles of the external systems the platform drives."""
