@@ -63,6 +63,12 @@ class AgentProfile(models.Model):
         _("extension"), max_length=6, unique=True, validators=[extension_validator]
     )
     display_name = models.CharField(_("display name"), max_length=100, blank=True)
+    sip_password = models.CharField(
+        _("SIP password"),
+        max_length=64,
+        blank=True,
+        help_text=_("Password of the agent's phone (SIP/WebRTC) on the switch."),
+    )
     team = models.ForeignKey(
         Team,
         null=True,

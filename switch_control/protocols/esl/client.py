@@ -76,7 +76,6 @@ class EslClient(EslCommandsMixin):
         self._log_handlers: list[LogHandler] = []
         self._connection_handlers: list[ConnectionHandler] = []
         self._queue: asyncio.Queue[tuple[Callable[..., object], object]] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._reader_task: asyncio.Task[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -137,8 +136,6 @@ class EslClient(EslCommandsMixin):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        for task in list(self._tasks):
-            task.cancel()
 
     async def __aenter__(self) -> EslClient:
         await self.connect()
