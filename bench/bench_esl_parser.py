@@ -154,14 +154,20 @@ def parse_over_socket(data: bytes, expected: int) -> float:
         proc.join(10)
 
 
-def greenswitch_rate(fmt: str, events: int) -> dict[str, object]:
-    """Run greenswitch in a subprocess (gevent stays out of this process)."""
-    cmd = [sys.executable, __file__, "--greenswitch", fmt, str(events)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    for line in out.stdout.splitlines():
-        if line.startswith("{"):
-            return json.loads(line)
-    return {"error": (out.stderr or out.stdout).strip().splitlines()[-1:] or ["no output"]}
+def greenswitch_rate(fmt: str, events: int, runs: int) -> dict[str, object]:
+    """Best of ``runs`` greenswitch runs, each in a subprocess (gevent stays out of here)."""
+    best: dict[str, object] = {}
+    for _ in range(runs):
+        cmd = [sys.executable, __file__, "--greenswitch", fmt, str(events)]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+        result = next((json.loads(x) for x in out.stdout.splitlines() if x.startswith("{")), None)
+        if result is None:
+            return {"error": (out.stderr or out.stdout).strip().splitlines()[-1:] or "no output"}
+        if "rate" not in result:
+            return result  # it cannot parse this stream: no point in trying again
+        if float(result["rate"]) > float(best.get("rate", 0)):  # type: ignore[arg-type]
+            best = result
+    return best
 
 
 def _greenswitch_child(fmt: str, events: int) -> None:
@@ -186,7 +192,12 @@ def _greenswitch_child(fmt: str, events: int) -> None:
     client.register_handle("*", handler)
     started = time.perf_counter()
     client.connect()
-    done.wait(timeout=max(30.0, count / 2000))
+    deadline = started + max(30.0, count / 2000)
+    reader = client._receive_events_greenlet
+    while not done.wait(timeout=0.05):
+        if time.perf_counter() > deadline or (reader is not None and reader.dead):
+            gevent.sleep(0.2)  # let the event greenlet drain what was parsed
+            break
     elapsed = time.perf_counter() - started
     result: dict[str, object] = {"events": count, "handled": seen[0]}
     if seen[0] == count:
@@ -237,7 +248,7 @@ def main() -> None:
         rates[f"ours-{fmt}-socket"] = best_rate(
             runs, lambda d=data, c=count: parse_over_socket(d, c)
         )
-        gs = greenswitch_rate(fmt, gs_events)
+        gs = greenswitch_rate(fmt, gs_events, runs)
         rows.append((fmt, count, distinct, avg, gs))
         if "rate" in gs:
             rates[f"greenswitch-{fmt}"] = float(gs["rate"])  # type: ignore[arg-type]
@@ -278,6 +289,7 @@ def main() -> None:
         "greenswitch cannot decode `text/event-json` (it splits every body into `Name: value` "
         "lines); the JSON rows are compared with greenswitch on the plain stream of the same "
         "events.",
+        "On a shared VM the figures move by 10-30 % between runs; compare rows of the same run.",
     ]
     report = "\n".join(lines)
     print(report)

@@ -104,6 +104,8 @@ def apply(state: CallState | None, event: Event) -> CallState | None:
     if not call_id:
         return state
     if state is None:
+        if not isinstance(event, CallOffered):
+            return None  # a late event of a call that is over (or never was ours)
         state = CallState(call_id=call_id, started_at=event.at)
     if state.phase is CallPhase.ENDED:
         return state

@@ -57,17 +57,26 @@ class Subscriptions:
 
     fmt: str | None = None
     events: list[str] = field(default_factory=list)
+    custom: list[str] = field(default_factory=list)  # CUSTOM subclasses (sofia::register...)
     nixed: list[str] = field(default_factory=list)
     filters: list[tuple[str, str]] = field(default_factory=list)
     myevents: str | None = None  # the myevents command line, if any
     log_level: str | None = None
 
     def add_events(self, fmt: str, names: list[str]) -> None:
+        """Record ``event <fmt> <names>`` (as FreeSWITCH: names after CUSTOM are subclasses)."""
         self.fmt = fmt
+        custom = False
         for name in names or ["ALL"]:
+            if custom:
+                if name not in self.custom:
+                    self.custom.append(name)
+                continue
             if name in self.nixed:
                 self.nixed.remove(name)
-            if name not in self.events:
+            if name == "CUSTOM":
+                custom = True
+            elif name not in self.events:
                 self.events.append(name)
 
     def covers(self, name: str) -> bool:
@@ -82,6 +91,7 @@ class Subscriptions:
 
     def clear_events(self) -> None:
         self.events.clear()
+        self.custom.clear()
         self.nixed.clear()
 
     def add_filter(self, header: str, value: str) -> None:
@@ -99,8 +109,9 @@ class Subscriptions:
     def replay(self) -> list[str]:
         """The commands restoring this state on a fresh connection, in order."""
         commands: list[str] = []
-        if self.events and self.fmt:
-            commands.append(f"event {self.fmt} {' '.join(self.events)}")
+        names = self.events + (["CUSTOM", *self.custom] if self.custom else [])
+        if names and self.fmt:
+            commands.append(f"event {self.fmt} {' '.join(names)}")
         if self.nixed:
             commands.append("nixevent " + " ".join(self.nixed))
         commands.extend(f"filter {header} {value}" for header, value in self.filters)

@@ -166,11 +166,11 @@ class Listener:
         for name in names:
             if name == "ALL":
                 self.all_events = True
+            elif custom:  # FreeSWITCH: every name after CUSTOM is a subclass
+                self.custom.add(name)
             elif name == "CUSTOM":
                 custom = True
                 self.events.add(name)
-            elif custom and "::" in name:
-                self.custom.add(name)
             else:
                 self.events.add(name)
             self.nixed.discard(name)

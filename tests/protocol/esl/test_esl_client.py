@@ -14,7 +14,7 @@ from switch_control.errors import (
     OriginateFailed,
     SwitchUnavailable,
 )
-from switch_control.protocols.esl import EslAuthenticationError, EslClient, EslEvent
+from switch_control.protocols.esl import EslAuthenticationError, EslClient, EslEvent, Subscriptions
 from tests.fakes.fake_freeswitch import FakeFreeSwitch
 
 pytestmark = pytest.mark.timeout(30)
@@ -320,3 +320,24 @@ async def test_concurrent_commands_get_their_own_replies(client: EslClient) -> N
     expected = ["vm", "FreeSWITCH Version", "false", "tone_stream://"]
     for reply, prefix in zip(replies, expected * 5, strict=True):
         assert reply.startswith(prefix)
+
+
+def test_subscription_replay_puts_custom_subclasses_last() -> None:
+    subs = Subscriptions()
+    subs.add_events("plain", ["CHANNEL_CREATE", "CUSTOM", "sofia::register"])
+    subs.add_events("plain", ["CHANNEL_ANSWER", "CUSTOM", "conference::maintenance"])
+    subs.nix(["CHANNEL_ANSWER"])
+    subs.add_filter("Unique-ID", "abc")
+    subs.log_level = "7"
+    assert subs.replay() == [
+        "event plain CHANNEL_CREATE CUSTOM sofia::register conference::maintenance",
+        "filter Unique-ID abc",
+        "log 7",
+    ]
+    subs.add_events("json", ["ALL"])
+    subs.nix(["HEARTBEAT"])
+    assert subs.covers("CHANNEL_PARK") and not subs.covers("HEARTBEAT")
+    assert subs.replay()[:2] == [
+        "event json CHANNEL_CREATE ALL CUSTOM sofia::register conference::maintenance",
+        "nixevent HEARTBEAT",
+    ]
