@@ -168,7 +168,7 @@ class Controller:
         async with self._call_locks[call_id]:
             for cmd in cmds:
                 try:
-                    if not await self.executor.run_reporting(cmd):
+                    if not await self.executor.run_reporting(cmd, internal=True):
                         if isinstance(cmd, c.AnswerCall | c.Bridge):
                             break  # the rest depends on it
                 except SwitchUnavailable as exc:

@@ -163,29 +163,28 @@ class Executor:
             case _:
                 raise CommandRejected(f"{cmd.TYPE} is not supported by the {d.kind} driver yet")
 
-    async def run_reporting(self, cmd: c.Command) -> bool:
+    async def run_reporting(self, cmd: c.Command, *, internal: bool = False) -> bool:
         """Execute; report a failure as a ``CommandFailed`` event instead of raising
-        (except ``SwitchUnavailable``, which the caller retries)."""
+        (except ``SwitchUnavailable``, which the caller retries). ``internal`` commands
+        (the controller's own policy) hanging up a leg that is already gone are not
+        failures: the leg went away by itself."""
         try:
             await self.run(cmd)
             return True
-        except (NoSuchCall, CommandRejected) as exc:
-            logger.warning("%s %s failed: %s", cmd.TYPE, cmd.id, exc)
-            await self.emit(
-                c.CommandFailed(
-                    command_id=cmd.id,
-                    command_type=cmd.TYPE,
-                    error=exc.__class__.__name__,
-                    reason=str(exc),
-                )
-            )
-            return False
+        except NoSuchCall as exc:
+            if internal and isinstance(cmd, c.Hangup):
+                logger.debug("%s: leg %s already gone", cmd.TYPE, cmd.leg_id)
+                return True
+            return await self._failed(cmd, exc)
+        except CommandRejected as exc:
+            return await self._failed(cmd, exc)
         except TimeoutError:
-            await self.emit(
-                c.CommandFailed(
-                    command_id=cmd.id, command_type=cmd.TYPE, error="Timeout", reason="timed out"
-                )
-            )
+            await self.emit(c.CommandFailed(command_id=cmd.id, command_type=cmd.TYPE,
+                                            error="Timeout", reason="timed out"))  # fmt: skip
             return False
-        except SwitchControlError:
-            raise
+
+    async def _failed(self, cmd: c.Command, exc: SwitchControlError) -> bool:
+        logger.warning("%s %s failed: %s", cmd.TYPE, cmd.id, exc)
+        await self.emit(c.CommandFailed(command_id=cmd.id, command_type=cmd.TYPE,
+                                        error=exc.__class__.__name__, reason=str(exc)))  # fmt: skip
+        return False
