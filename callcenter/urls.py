@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from callcenter.core import views
@@ -13,4 +13,5 @@ urlpatterns = [
     path("status.json", views.status_json, name="status-json"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("provisioning/", include("provisioning.urls")),
 ]

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "knowledge",
     "ivr_flows",
     "switch_control",
+    "provisioning",
 ]
 
 MIDDLEWARE = [
@@ -147,6 +148,9 @@ AMI_PASSWORD = env("AMI_PASSWORD")
 ESL_HOST = env("ESL_HOST", "127.0.0.1")
 ESL_PORT = int(env("ESL_PORT", "8021"))
 ESL_PASSWORD = env("ESL_PASSWORD")
+# FreeSWITCH mod_xml_curl -> provisioning view (HTTP Basic); no password: every lookup refused
+XML_CURL_USER = env("XML_CURL_USER", "freeswitch")
+XML_CURL_PASSWORD = env("XML_CURL_PASSWORD")
 # what the controller does with an inbound call until IVR flows and queues exist:
 # answer, play the welcome prompt, ring these extensions in turn (comma separated)
 DEFAULT_AGENT_EXTENSIONS = [x for x in env("DEFAULT_AGENT_EXTENSIONS", "").split(",") if x]

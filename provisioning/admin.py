@@ -1,0 +1,12 @@
+from django.contrib import admin
+
+from .models import AccessNumber
+
+
+@admin.register(AccessNumber)
+class AccessNumberAdmin(admin.ModelAdmin):
+    list_display = ("number", "description", "enabled", "updated_at")
+    list_filter = ("enabled", ("created_at", admin.DateFieldListFilter))
+    list_editable = ("enabled",)
+    search_fields = ("number", "description")
+    readonly_fields = ("created_at", "updated_at")
