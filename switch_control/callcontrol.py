@@ -36,6 +36,17 @@ class LegSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownLeg:
+    """A leg the controller knew before it restarted (from its state in Redis)."""
+
+    leg_id: str
+    call_id: str
+    role: LegRole = LegRole.CALLER
+    up: bool = False
+    bridge_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SwitchInfo:
     kind: str  # "asterisk" | "freeswitch" | "fake"
     version: str
@@ -58,6 +69,14 @@ class CallControl(Protocol):
     async def info(self) -> SwitchInfo: ...
 
     async def wait_connected(self, timeout: float) -> bool: ...
+
+    async def restore(self, legs: Sequence[KnownLeg]) -> None:
+        """Before ``start``: the legs we knew. On connecting, the driver reconciles them
+        with the switch: still up -> controllable; gone -> ``CallEnded`` with the switch's
+        own end time and cause when it kept them, else ``SWITCH_LOST``."""
+
+    async def endpoint_online(self, endpoint: str) -> bool:
+        """Is this extension's phone registered and reachable?"""
 
     # --- one leg ----------------------------------------------------------------------
     async def answer(self, leg_id: str) -> None: ...

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from . import contract as c
 from .bus import COMMANDS_STREAM, EVENTS_STREAM, Bus, Consumer
-from .callcontrol import CallControl
+from .callcontrol import CallControl, KnownLeg
 from .engine.calls import CallPhase, CallState, apply
 from .engine.policy import PolicyConfig, decide
 from .errors import SwitchUnavailable
@@ -136,9 +136,10 @@ class Controller:
             if raw:
                 st = CallState.from_json(raw if isinstance(raw, bytes) else raw.encode())
                 self.calls[st.call_id] = st
-        restore = getattr(self.driver, "restore_calls", None)
-        if restore is not None:
-            await restore(list(self.calls.values()))
+        await self.driver.restore([
+            KnownLeg(x.leg_id, st.call_id, _role(x.role), x.up, x.bridge_id)
+            for st in self.calls.values() for x in st.live_legs
+        ])  # fmt: skip
         logger.info("restored %d live calls from Redis", len(self.calls))
 
     # ------------------------------------------------------------------ events
@@ -262,3 +263,10 @@ class Controller:
             except RedisError as exc:
                 logger.debug("heartbeat not written: %s", exc)
             await asyncio.sleep(self.config.heartbeat_s)
+
+
+def _role(value: str) -> c.LegRole:
+    try:
+        return c.LegRole(value)
+    except ValueError:
+        return c.LegRole.OTHER

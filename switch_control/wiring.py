@@ -28,7 +28,13 @@ def make_driver(kind: str | None = None) -> CallControl:
                 subscribe_all=True,
             )
         )
-        return AsteriskDriver(ari)
+        ami = None
+        if settings.AMI_PASSWORD:
+            from .protocols.ami import AmiClient, AmiConfig
+
+            ami = AmiClient(AmiConfig(settings.AMI_HOST, settings.AMI_PORT, settings.AMI_USER,
+                                      settings.AMI_PASSWORD))  # fmt: skip
+        return AsteriskDriver(ari, ami=ami)
     if kind == "fake":
         from .drivers.fake import FakeDriver
 

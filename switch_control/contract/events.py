@@ -139,6 +139,16 @@ class AgentStateChanged(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EndpointStatusChanged(Event):
+    """An extension's phone registered, unregistered, became (un)reachable."""
+
+    TYPE = "EndpointStatusChanged"
+    endpoint: str
+    online: bool
+    contact: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CommandFailed(Event):
     TYPE = "CommandFailed"
     command_id: str
@@ -176,6 +186,7 @@ EVENTS: tuple[type[Event], ...] = (
     RecordingStarted,
     RecordingFinished,
     AgentStateChanged,
+    EndpointStatusChanged,
     CommandFailed,
     SwitchConnected,
     SwitchDisconnected,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..callcontrol import CallControl, EventSink, LegSnapshot, SwitchInfo
+from ..callcontrol import CallControl, EventSink, KnownLeg, LegSnapshot, SwitchInfo
 from ..contract import (
     CallAnswered,
     CallBridged,
@@ -63,6 +63,7 @@ class FakeDriver:
         self.connected = False
         self.actions: list[tuple[str, str]] = []  # (operation, leg) journal for tests
         self.created_legs: set[str] = set()
+        self.restored: list[KnownLeg] = []
         self.snoops: dict[str, tuple[str, bool]] = {}  # supervisor leg -> (agent leg, whisper)
         self.consults: dict[str, tuple[str, str]] = {}  # agent leg -> (consulted leg, home)
         self._sink: EventSink | None = None
@@ -80,6 +81,12 @@ class FakeDriver:
 
     async def wait_connected(self, timeout: float) -> bool:
         return self.connected
+
+    async def restore(self, legs: Sequence[KnownLeg]) -> None:
+        self.restored = list(legs)
+
+    async def endpoint_online(self, endpoint: str) -> bool:
+        return self.behaviors.get(endpoint, "answer") not in ("offline", "unknown")
 
     async def _emit(self, event: Event) -> None:
         if self._sink is not None:

@@ -12,6 +12,7 @@ from scripts import sipp
 from scripts.asterisk_sandbox import free_udp_port
 from switch_control import contract as c
 from switch_control.drivers.asterisk import AsteriskDriver
+from switch_control.protocols.ami import AmiClient, AmiConfig
 from switch_control.protocols.ari import AriClient, AriConfig
 from tests.e2e.rtp import RtpSink
 
@@ -137,12 +138,17 @@ class Harness:
             rtp.close()
 
 
-async def make_harness(sandbox: Any) -> Harness:
+def make_driver(sandbox: Any) -> AsteriskDriver:
     info = sandbox.info
     ari = AriClient(AriConfig(info.ari_url, info.ari_user, info.ari_password, app=info.app,
                               subscribe_all=True))  # fmt: skip
+    ami = AmiClient(AmiConfig("127.0.0.1", info.ami_port, info.ami_user, info.ami_password))
+    return AsteriskDriver(ari, ami=ami)
+
+
+async def make_harness(sandbox: Any) -> Harness:
     events = Events()
-    driver = AsteriskDriver(ari)
+    driver = make_driver(sandbox)
     await driver.start(events.sink)
     assert await driver.wait_connected(10), "driver did not connect to the sandbox"
     return Harness(sandbox, driver, events)

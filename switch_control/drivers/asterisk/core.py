@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from ...callcontrol import EventSink, LegSnapshot, SwitchInfo
+from ...callcontrol import EventSink, KnownLeg, LegSnapshot, SwitchInfo
 from ...contract import (
     CAUSE_TO_Q850,
     CallEnded,
@@ -26,20 +26,26 @@ from ...contract import (
     CallOffered,
     CallResumed,
     Direction,
+    EndpointStatusChanged,
     Event,
     HangupCause,
     LegRole,
     RecordingStarted,
     SwitchConnected,
     SwitchDisconnected,
+    cause_from_q850,
 )
 from ...contract.commands import EndpointKind
 from ...errors import CommandRejected, NoSuchCall, OriginateFailed, SwitchUnavailable
+from ...protocols.ami import AmiClient
 from ...protocols.ari import AriClient, AriEvent, Channel
 from . import translate as tr
 from .translate import LegInfo
 
 logger = logging.getLogger(__name__)
+
+
+END_FAMILY = "cc_end"  # AstDB family the dialplan's hangup handler writes
 
 
 def marker(leg_id: str) -> str:
@@ -75,8 +81,10 @@ class AsteriskCore:
         agent_tech: str = "PJSIP",
         trunk: str = "trunk",
         moh_class: str = "default",
+        ami: AmiClient | None = None,
     ) -> None:
         self.ari = ari
+        self.ami = ami
         self.agent_tech = agent_tech
         self.trunk = trunk
         self.moh_class = moh_class
@@ -105,6 +113,9 @@ class AsteriskCore:
     # ------------------------------------------------------------------ lifecycle
     async def start(self, sink: EventSink) -> None:
         self._sink = sink
+        if self.ami is not None:
+            self.ami.on_contact(self._on_contact)
+            await self.ami.start()
         await self.ari.start()
 
     async def close(self) -> None:
@@ -112,6 +123,8 @@ class AsteriskCore:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.ari.close()
+        if self.ami is not None:
+            await self.ami.close()
 
     async def wait_connected(self, timeout: float) -> bool:
         return await self.ari.wait_connected(timeout)
@@ -162,9 +175,7 @@ class AsteriskCore:
             if leg_id not in live:
                 leg = self.legs.pop(leg_id)
                 self._collectors.pop(leg_id, None)
-                await self._emit(
-                    CallEnded(call_id=leg.call_id, leg_id=leg_id, cause=HangupCause.SWITCH_LOST)
-                )
+                await self._emit(await self._ended_while_away(leg))
         for ch in live.values():
             if ch.id not in self.legs:
                 self.legs[ch.id] = LegInfo(
@@ -178,11 +189,46 @@ class AsteriskCore:
                     member_leg.bridge_id = b["id"]
                     self.bridges.setdefault(b["id"], member_leg.call_id)
         logger.info("reconciled: %d live legs, %d bridges", len(self.legs), len(bridges))
+        if self.ami is not None and self.ami.connected:
+            # what we needed is read; entries of legs we saw end live are of no use
+            await self.ami.db_del_tree(END_FAMILY)
 
-    async def restore(self, legs: Sequence[LegInfo]) -> None:
-        """Seed the table with legs persisted before a restart, then reconcile."""
-        for leg in legs:
-            self.legs.setdefault(leg.leg_id, leg)
+    async def restore(self, legs: Sequence[KnownLeg]) -> None:
+        """Seed the table with legs persisted before a restart; reconciled on connect."""
+        for k in legs:
+            self.legs.setdefault(
+                k.leg_id, LegInfo(k.leg_id, k.call_id, k.role, bridge_id=k.bridge_id, up=k.up)
+            )
+
+    async def endpoint_online(self, endpoint: str) -> bool:
+        if self.ami is not None and self.ami.connected:
+            return await self.ami.endpoint_online(endpoint)
+        info = await self.ari.get(f"/endpoints/{self.agent_tech}/{endpoint}")
+        return str((info or {}).get("state", "")) == "online"
+
+    async def _on_contact(self, endpoint: str, online: bool, uri: str) -> None:
+        await self._emit(EndpointStatusChanged(endpoint=endpoint, online=online, contact=uri))
+
+    async def _ended_while_away(self, leg: LegInfo) -> CallEnded:
+        """The switch's own record of when and why a leg ended (AstDB ``cc_end``, written
+        by the dialplan's hangup handler); SWITCH_LOST at the time we noticed otherwise."""
+        if self.ami is not None and await self.ami.wait_connected(3.0):
+            try:
+                value = await self.ami.db_get(END_FAMILY, leg.leg_id)
+            except (SwitchUnavailable, CommandRejected) as exc:
+                logger.warning("end of leg %s not read from AstDB: %s", leg.leg_id, exc)
+                value = None
+            if value:
+                stamp, _, code = value.partition(",")
+                try:
+                    at, q850 = float(stamp), int(code or 0)
+                except ValueError:
+                    pass
+                else:
+                    cause = cause_from_q850(q850)
+                    return CallEnded(call_id=leg.call_id, leg_id=leg.leg_id, at=at,
+                                     cause=cause, cause_code=q850)  # fmt: skip
+        return CallEnded(call_id=leg.call_id, leg_id=leg.leg_id, cause=HangupCause.SWITCH_LOST)
 
     # ------------------------------------------------------------------ events
     def _await_stasis(self, leg_id: str) -> asyncio.Future[None]:
@@ -464,6 +510,8 @@ class AsteriskCore:
         # itself at creation): a command that was in flight when the controller died is
         # resolved by asking, never by dialling again.
         chan_vars[f"GLOBAL({marker(leg_id)})"] = "1"
+        # the switch keeps the leg's end time and cause for a controller that is away
+        chan_vars["CHANNEL(hangup_handler_push)"] = "cc-hangup,s,1"
         caller_id = (
             f'"{caller_id_name}" <{caller_id_number}>' if caller_id_name else caller_id_number
         )

@@ -1,0 +1,142 @@
+"""Asterisk Manager Interface through panoramisk, for what ARI lacks (SW-1): endpoint
+registration/contact status (is the agent's phone online?) and AstDB (end times of legs
+that ended while the controller was down). Reconnects by itself (panoramisk)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from panoramisk import Manager
+
+from ..errors import CommandRejected, SwitchUnavailable
+
+logger = logging.getLogger(__name__)
+
+ContactHandler = Callable[[str, bool, str], Awaitable[None]]  # (endpoint, online, uri)
+
+
+@dataclass(frozen=True, slots=True)
+class AmiConfig:
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    timeout: float = 5.0
+
+
+def _get(msg: Any, key: str) -> str:
+    value = msg.get(key) if hasattr(msg, "get") else None
+    return "" if value is None else str(value)
+
+
+class AmiClient:
+    def __init__(self, config: AmiConfig) -> None:
+        self.config = config
+        self._manager: Manager | None = None
+        self._contact_handlers: list[ContactHandler] = []
+
+    def on_contact(self, handler: ContactHandler) -> None:
+        """Called when a phone registers, unregisters or becomes (un)reachable."""
+        self._contact_handlers.append(handler)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._manager = Manager(
+            loop=loop, host=self.config.host, port=self.config.port,
+            username=self.config.user, secret=self.config.password, ping_delay=10,
+            reconnect_timeout=2, log=logger,
+        )  # fmt: skip
+        self._manager.register_event("ContactStatus", self._on_contact_status)
+        try:
+            await asyncio.wait_for(self._manager.connect(), self.config.timeout)
+        except (OSError, TimeoutError) as exc:
+            # panoramisk keeps retrying in the background
+            logger.warning("AMI at %s:%s unavailable (%s); retrying", self.config.host,
+                           self.config.port, exc)  # fmt: skip
+
+    async def close(self) -> None:
+        if self._manager is not None:
+            self._manager.close()
+            self._manager = None
+
+    async def wait_connected(self, timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.connected and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        return self.connected
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._manager is not None and self._manager.authenticated)
+
+    async def action(self, action: dict[str, str]) -> list[Any]:
+        """Send one action; return its messages (response first, then list events)."""
+        if not self.connected or self._manager is None:
+            raise SwitchUnavailable("AMI not connected")
+        try:
+            result = await asyncio.wait_for(
+                self._manager.send_action(action), self.config.timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            raise SwitchUnavailable(f"AMI {action.get('Action')}: {exc}") from exc
+        messages = list(result) if isinstance(result, list) else [result]
+        if messages and _get(messages[0], "Response") == "Error":
+            raise CommandRejected(f"AMI {action.get('Action')}: {_get(messages[0], 'Message')}")
+        return messages
+
+    async def db_get(self, family: str, key: str) -> str | None:
+        try:
+            messages = await self.action({"Action": "DBGet", "Family": family, "Key": key})
+        except CommandRejected:
+            return None  # "Database entry not found"
+        for msg in messages:
+            if _get(msg, "Event") == "DBGetResponse":
+                return _get(msg, "Val")
+        return None
+
+    async def db_del(self, family: str, key: str) -> None:
+        try:
+            await self.action({"Action": "DBDel", "Family": family, "Key": key})
+        except CommandRejected:
+            pass
+
+    async def db_del_tree(self, family: str) -> None:
+        try:
+            await self.action({"Action": "DBDelTree", "Family": family})
+        except CommandRejected:
+            pass
+
+    async def endpoint_contacts(self, endpoint: str) -> list[tuple[str, str]]:
+        """(contact URI, status) of a PJSIP endpoint; [] when not registered/unknown."""
+        try:
+            messages = await self.action({"Action": "PJSIPShowEndpoint", "Endpoint": endpoint})
+        except CommandRejected:
+            return []
+        return [
+            (_get(m, "URI"), _get(m, "Status"))
+            for m in messages
+            if _get(m, "Event") == "ContactStatusDetail" and _get(m, "URI")
+        ]
+
+    async def endpoint_online(self, endpoint: str) -> bool:
+        contacts = await self.endpoint_contacts(endpoint)
+        return any(status not in ("Unavailable", "Removed") for _, status in contacts)
+
+    def _on_contact_status(self, _manager: Any, msg: Any) -> None:
+        aor = _get(msg, "AOR") or _get(msg, "EndpointName")
+        status = _get(msg, "ContactStatus")
+        online = status in ("Created", "Reachable", "NonQualified", "Updated")
+        uri = _get(msg, "URI")
+        for handler in self._contact_handlers:
+            task = asyncio.ensure_future(handler(aor, online, uri))
+            task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("AMI contact handler failed: %s", task.exception())
