@@ -136,10 +136,13 @@ class Controller:
             if raw:
                 st = CallState.from_json(raw if isinstance(raw, bytes) else raw.encode())
                 self.calls[st.call_id] = st
-        await self.driver.restore([
-            KnownLeg(x.leg_id, st.call_id, _role(x.role), x.up, x.bridge_id)
-            for st in self.calls.values() for x in st.live_legs
-        ])  # fmt: skip
+        await self.driver.restore(
+            [
+                KnownLeg(x.leg_id, st.call_id, _role(x.role), x.up, x.bridge_id)
+                for st in self.calls.values()
+                for x in st.live_legs
+            ]
+        )
         logger.info("restored %d live calls from Redis", len(self.calls))
 
     # ------------------------------------------------------------------ events

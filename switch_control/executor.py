@@ -179,12 +179,21 @@ class Executor:
         except CommandRejected as exc:
             return await self._failed(cmd, exc)
         except TimeoutError:
-            await self.emit(c.CommandFailed(command_id=cmd.id, command_type=cmd.TYPE,
-                                            error="Timeout", reason="timed out"))  # fmt: skip
+            await self.emit(
+                c.CommandFailed(
+                    command_id=cmd.id, command_type=cmd.TYPE, error="Timeout", reason="timed out"
+                )
+            )
             return False
 
     async def _failed(self, cmd: c.Command, exc: SwitchControlError) -> bool:
         logger.warning("%s %s failed: %s", cmd.TYPE, cmd.id, exc)
-        await self.emit(c.CommandFailed(command_id=cmd.id, command_type=cmd.TYPE,
-                                        error=exc.__class__.__name__, reason=str(exc)))  # fmt: skip
+        await self.emit(
+            c.CommandFailed(
+                command_id=cmd.id,
+                command_type=cmd.TYPE,
+                error=exc.__class__.__name__,
+                reason=str(exc),
+            )
+        )
         return False

@@ -32,8 +32,11 @@ def make_driver(kind: str | None = None) -> CallControl:
         if settings.AMI_PASSWORD:
             from .protocols.ami import AmiClient, AmiConfig
 
-            ami = AmiClient(AmiConfig(settings.AMI_HOST, settings.AMI_PORT, settings.AMI_USER,
-                                      settings.AMI_PASSWORD))  # fmt: skip
+            ami = AmiClient(
+                AmiConfig(
+                    settings.AMI_HOST, settings.AMI_PORT, settings.AMI_USER, settings.AMI_PASSWORD
+                )
+            )
         return AsteriskDriver(ari, ami=ami)
     if kind == "fake":
         from .drivers.fake import FakeDriver

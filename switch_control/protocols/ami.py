@@ -46,17 +46,23 @@ class AmiClient:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._manager = Manager(
-            loop=loop, host=self.config.host, port=self.config.port,
-            username=self.config.user, secret=self.config.password, ping_delay=10,
-            reconnect_timeout=2, log=logger,
-        )  # fmt: skip
+            loop=loop,
+            host=self.config.host,
+            port=self.config.port,
+            username=self.config.user,
+            secret=self.config.password,
+            ping_delay=10,
+            reconnect_timeout=2,
+            log=logger,
+        )
         self._manager.register_event("ContactStatus", self._on_contact_status)
         try:
             await asyncio.wait_for(self._manager.connect(), self.config.timeout)
         except (OSError, TimeoutError) as exc:
             # panoramisk keeps retrying in the background
-            logger.warning("AMI at %s:%s unavailable (%s); retrying", self.config.host,
-                           self.config.port, exc)  # fmt: skip
+            logger.warning(
+                "AMI at %s:%s unavailable (%s); retrying", self.config.host, self.config.port, exc
+            )
 
     async def close(self) -> None:
         if self._manager is not None:
@@ -66,7 +72,7 @@ class AmiClient:
     async def wait_connected(self, timeout: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not self.connected and loop.time() < deadline:
+        while not self.connected and loop.time() < deadline:  # noqa: ASYNC110 - panoramisk has no event
             await asyncio.sleep(0.05)
         return self.connected
 
@@ -79,9 +85,7 @@ class AmiClient:
         if not self.connected or self._manager is None:
             raise SwitchUnavailable("AMI not connected")
         try:
-            result = await asyncio.wait_for(
-                self._manager.send_action(action), self.config.timeout
-            )
+            result = await asyncio.wait_for(self._manager.send_action(action), self.config.timeout)
         except (OSError, TimeoutError) as exc:
             raise SwitchUnavailable(f"AMI {action.get('Action')}: {exc}") from exc
         messages = list(result) if isinstance(result, list) else [result]

@@ -29,8 +29,12 @@ async def connected_call(world, agent: str = "1001"):  # type: ignore[no-untyped
     await world.driver.answer(offered.leg_id)
     bridge_id = await world.driver.bridge([offered.leg_id], f"cb-{offered.leg_id}")
     agent_leg = f"ag-{offered.leg_id}"
-    await world.driver.originate(leg_id=agent_leg, destination=agent, join_bridge=bridge_id,
-                                 variables={"CC_CALL_ID": offered.call_id})  # fmt: skip
+    await world.driver.originate(
+        leg_id=agent_leg,
+        destination=agent,
+        join_bridge=bridge_id,
+        variables={"CC_CALL_ID": offered.call_id},
+    )
     await world.events.wait(c.CallBridged, leg_id=agent_leg)
     return offered, bridge_id, agent_leg
 
@@ -63,8 +67,9 @@ async def test_originated_agent_leg_rings_answers_and_joins_the_callers_bridge(w
 async def test_busy_agent_ends_with_user_busy(world):
     await world.phone("1003", "busy")
     offered = await world.inbound_call("13800138000", "4008001234")
-    await world.driver.originate(leg_id="busy-leg", destination="1003",
-                                 variables={"CC_CALL_ID": offered.call_id})  # fmt: skip
+    await world.driver.originate(
+        leg_id="busy-leg", destination="1003", variables={"CC_CALL_ID": offered.call_id}
+    )
     ended = await world.events.wait(c.CallEnded, leg_id="busy-leg")
     assert ended.cause is c.HangupCause.USER_BUSY
 
@@ -78,11 +83,11 @@ async def test_hold_and_unhold(world):
 
 
 async def test_collect_digits(world):
-    offered = await world.inbound_call("13800138000", "4008001234", dtmf="12#",
-                                       dtmf_after_s=2.0)  # fmt: skip
+    offered = await world.inbound_call("13800138000", "4008001234", dtmf="12#", dtmf_after_s=2.0)
     await world.driver.answer(offered.leg_id)
-    digits = await world.driver.collect_digits(offered.leg_id, max_digits=5, terminator="#",
-                                               first_digit_timeout=8, overall_timeout=12)  # fmt: skip
+    digits = await world.driver.collect_digits(
+        offered.leg_id, max_digits=5, terminator="#", first_digit_timeout=8, overall_timeout=12
+    )
     assert digits == ("12", False)
 
 
@@ -97,14 +102,18 @@ async def test_record_a_bridge(world):
 
 
 async def test_three_way_and_intercept(world):
-    offered, _, agent_leg = await connected_call(world)
+    _, _, agent_leg = await connected_call(world)
     await world.phone("1003")
     third = await world.driver.add_to_call(agent_leg, destination="1003", new_leg_id="third")
     await world.events.wait(c.CallBridged, leg_id=third)
     await world.phone("9001")
-    sup = await world.driver.add_to_call(agent_leg, destination="9001", new_leg_id="sup",
-                                         replace_leg=agent_leg,
-                                         role=c.LegRole.SUPERVISOR)  # fmt: skip
+    sup = await world.driver.add_to_call(
+        agent_leg,
+        destination="9001",
+        new_leg_id="sup",
+        replace_leg=agent_leg,
+        role=c.LegRole.SUPERVISOR,
+    )
     await world.events.wait(c.CallBridged, leg_id=sup)
     await world.events.wait(c.CallEnded, leg_id=agent_leg)
     assert world.events.of(c.CallOffered, leg_id=sup)[0].role is c.LegRole.SUPERVISOR

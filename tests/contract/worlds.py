@@ -18,8 +18,9 @@ class World(Protocol):
     driver: CallControl
     events: Events
 
-    async def inbound_call(self, caller: str, number: str, *, dtmf: str = "",
-                           dtmf_after_s: float = 3.0) -> c.CallOffered: ...  # fmt: skip
+    async def inbound_call(
+        self, caller: str, number: str, *, dtmf: str = "", dtmf_after_s: float = 3.0
+    ) -> c.CallOffered: ...
 
     async def phone(self, ext: str, behavior: str = "answer") -> None:
         """``answer``: answers promptly; ``busy``: rejects busy; ``ring``: rings forever."""
@@ -39,8 +40,9 @@ class FakeWorld:
         await self.driver.start(self.events.sink)
         return self
 
-    async def inbound_call(self, caller: str, number: str, *, dtmf: str = "",
-                           dtmf_after_s: float = 3.0) -> c.CallOffered:  # fmt: skip
+    async def inbound_call(
+        self, caller: str, number: str, *, dtmf: str = "", dtmf_after_s: float = 3.0
+    ) -> c.CallOffered:
         leg = await self.driver.world_inbound_call(caller, number)
         if dtmf:
 
@@ -68,10 +70,12 @@ class AsteriskWorld:
         self.driver = harness.driver
         self.events = harness.events
 
-    async def inbound_call(self, caller: str, number: str, *, dtmf: str = "",
-                           dtmf_after_s: float = 3.0) -> c.CallOffered:  # fmt: skip
-        offered, _ = await self.h.call_in(caller, number, dtmf=dtmf, audio="silence",
-                                          dtmf_after_ms=int(dtmf_after_s * 1000))  # fmt: skip
+    async def inbound_call(
+        self, caller: str, number: str, *, dtmf: str = "", dtmf_after_s: float = 3.0
+    ) -> c.CallOffered:
+        offered, _ = await self.h.call_in(
+            caller, number, dtmf=dtmf, audio="silence", dtmf_after_ms=int(dtmf_after_s * 1000)
+        )
         return offered
 
     async def phone(self, ext: str, behavior: str = "answer") -> None:

@@ -27,8 +27,11 @@ class Events:
         self._changed.set()
 
     def of(self, kind: type[Any], **match: Any) -> list[Any]:
-        return [e for e in self.items if isinstance(e, kind)
-                and all(getattr(e, k) == v for k, v in match.items())]  # fmt: skip
+        return [
+            e
+            for e in self.items
+            if isinstance(e, kind) and all(getattr(e, k) == v for k, v in match.items())
+        ]
 
     async def wait(self, kind: type[Any], timeout: float = 10.0, **match: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -39,8 +42,10 @@ class Events:
                 return found[0]
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise AssertionError(f"no {kind.__name__} {match} within {timeout}s; "
-                                     f"got {[e.TYPE for e in self.items][-20:]}")  # fmt: skip
+                raise AssertionError(
+                    f"no {kind.__name__} {match} within {timeout}s; "
+                    f"got {[e.TYPE for e in self.items][-20:]}"
+                )
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
@@ -80,44 +85,73 @@ class Harness:
     def target(self) -> str:
         return f"127.0.0.1:{self.sandbox.info.sip_port}"
 
-    async def phone(self, ext: str, *, answer: str = "answer", ring_ms: int = 300,
-                    audio: bool | str = True, talk_s: float = 60.0) -> Phone:  # fmt: skip
+    async def phone(
+        self,
+        ext: str,
+        *,
+        answer: str = "answer",
+        ring_ms: int = 300,
+        audio: bool | str = True,
+        talk_s: float = 60.0,
+    ) -> Phone:
         """Register ``ext`` and run its phone (SIPp UAS) that answers after ``ring_ms``."""
         port = free_udp_port()
         await asyncio.to_thread(sipp.register, ext, target=self.target, port=port)
         rtp = RtpSink()
         proc = sipp.run_sipp(
-            sipp.phone_scenario(ring_ms=ring_ms, talk_s=talk_s, answer=answer, audio=audio,
-                                media_port=rtp.port),
-            target=self.target, port=port, uas=True,
-        )  # fmt: skip
+            sipp.phone_scenario(
+                ring_ms=ring_ms, talk_s=talk_s, answer=answer, audio=audio, media_port=rtp.port
+            ),
+            target=self.target,
+            port=port,
+            uas=True,
+        )
         p = Phone(ext, proc, rtp)
         self.phones.append(p)
         return p
 
-    async def call_in(self, caller: str = "13800138000", number: str = "4008001234", *,
-                      audio: bool | str = True, dtmf: str = "", talk_s: float = 60.0,
-                      dtmf_after_ms: int = 1500) -> tuple[c.CallOffered, RtpSink]:  # fmt: skip
+    async def call_in(
+        self,
+        caller: str = "13800138000",
+        number: str = "4008001234",
+        *,
+        audio: bool | str = True,
+        dtmf: str = "",
+        talk_s: float = 60.0,
+        dtmf_after_ms: int = 1500,
+    ) -> tuple[c.CallOffered, RtpSink]:
         """A PSTN caller dials in; returns its CallOffered and what the caller hears."""
         rtp = RtpSink()
         proc = sipp.run_sipp(
-            sipp.caller_scenario(caller, talk_s=talk_s, dtmf=dtmf, audio=audio,
-                                 media_port=rtp.port, dtmf_after_ms=dtmf_after_ms),
-            target=self.target, port=free_udp_port(), service=number,
-        )  # fmt: skip
+            sipp.caller_scenario(
+                caller,
+                talk_s=talk_s,
+                dtmf=dtmf,
+                audio=audio,
+                media_port=rtp.port,
+                dtmf_after_ms=dtmf_after_ms,
+            ),
+            target=self.target,
+            port=free_udp_port(),
+            service=number,
+        )
         self.callers.append((proc, rtp))
         offered = await self.events.wait(c.CallOffered, caller_number=caller, callee_number=number)
         return offered, rtp
 
-    async def answered_in_bridge(self, offered: c.CallOffered, agent: str,
-                                 leg_id: str | None = None) -> tuple[str, str]:  # fmt: skip
+    async def answered_in_bridge(
+        self, offered: c.CallOffered, agent: str, leg_id: str | None = None
+    ) -> tuple[str, str]:
         """Answer the caller, put it in a bridge, ring ``agent`` and wait until bridged."""
         await self.driver.answer(offered.leg_id)
         bridge_id = await self.driver.bridge([offered.leg_id], f"b-{offered.leg_id}")
         leg_id = leg_id or f"{offered.leg_id}-{agent}"
-        await self.driver.originate(leg_id=leg_id, destination=agent,
-                                    variables={"CC_CALL_ID": offered.call_id},
-                                    join_bridge=bridge_id)  # fmt: skip
+        await self.driver.originate(
+            leg_id=leg_id,
+            destination=agent,
+            variables={"CC_CALL_ID": offered.call_id},
+            join_bridge=bridge_id,
+        )
         await self.events.wait(c.CallBridged, leg_id=leg_id)
         return bridge_id, leg_id
 
@@ -140,8 +174,9 @@ class Harness:
 
 def make_driver(sandbox: Any) -> AsteriskDriver:
     info = sandbox.info
-    ari = AriClient(AriConfig(info.ari_url, info.ari_user, info.ari_password, app=info.app,
-                              subscribe_all=True))  # fmt: skip
+    ari = AriClient(
+        AriConfig(info.ari_url, info.ari_user, info.ari_password, app=info.app, subscribe_all=True)
+    )
     ami = AmiClient(AmiConfig("127.0.0.1", info.ami_port, info.ami_user, info.ami_password))
     return AsteriskDriver(ari, ami=ami)
 

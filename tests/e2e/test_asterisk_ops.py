@@ -41,9 +41,13 @@ async def test_answer_play_and_collect_digits(h: Harness):
     await h.driver.stop_playback(tone)
     await h.events.wait(c.PlaybackFinished, playback_id=tone)
     digits, timed_out = await h.driver.collect_digits(
-        offered.leg_id, prompt=["sound:hello-world"], max_digits=6, terminator="#",
-        first_digit_timeout=10, overall_timeout=20,
-    )  # fmt: skip
+        offered.leg_id,
+        prompt=["sound:hello-world"],
+        max_digits=6,
+        terminator="#",
+        first_digit_timeout=10,
+        overall_timeout=20,
+    )
     assert (digits, timed_out) == ("123", False)
     assert len(h.events.of(c.DtmfReceived, leg_id=offered.leg_id)) == 4
 
@@ -63,8 +67,11 @@ async def test_originate_agent_and_bridge_with_caller(h: Harness):
     bridge_id, agent_leg = await h.answered_in_bridge(offered, "1001")
     assert h.bridge_channels(bridge_id) == {offered.leg_id, agent_leg}
     t0 = time.monotonic()
-    await until(lambda: heard.loud(since=t0) > 25 and agent.rtp.loud(since=t0) > 25, 10,
-                "caller and agent hear each other")  # fmt: skip
+    await until(
+        lambda: heard.loud(since=t0) > 25 and agent.rtp.loud(since=t0) > 25,
+        10,
+        "caller and agent hear each other",
+    )
     ringing = h.events.of(c.CallRinging, leg_id=agent_leg)
     assert ringing and h.events.of(c.CallAnswered, leg_id=agent_leg)
     assert h.events.of(c.CallOffered, leg_id=agent_leg)[0].call_id == offered.call_id
@@ -73,16 +80,18 @@ async def test_originate_agent_and_bridge_with_caller(h: Harness):
 async def test_originate_to_an_offline_agent_fails_cleanly(h: Harness):
     offered, _ = await h.call_in(audio=False)
     with pytest.raises(CommandRejected):
-        await h.driver.originate(leg_id="nobody-home", destination="1005",
-                                 variables={"CC_CALL_ID": offered.call_id})  # fmt: skip
+        await h.driver.originate(
+            leg_id="nobody-home", destination="1005", variables={"CC_CALL_ID": offered.call_id}
+        )
     assert "nobody-home" not in h.channel_ids()
 
 
 async def test_busy_agent_ends_with_user_busy(h: Harness):
     await h.phone("1003", answer="busy")
     offered, _ = await h.call_in(audio=False)
-    await h.driver.originate(leg_id="busy-1", destination="1003",
-                             variables={"CC_CALL_ID": offered.call_id})  # fmt: skip
+    await h.driver.originate(
+        leg_id="busy-1", destination="1003", variables={"CC_CALL_ID": offered.call_id}
+    )
     ended = await h.events.wait(c.CallEnded, leg_id="busy-1")
     assert ended.cause is c.HangupCause.USER_BUSY
     assert ended.call_id == offered.call_id
@@ -136,8 +145,11 @@ async def test_blind_transfer_connects_the_caller_to_another_agent(h: Harness):
     members = h.bridge_channels(bridge_id)
     assert offered.leg_id in members and first_leg not in members
     t0 = time.monotonic()
-    await until(lambda: heard.loud(since=t0) > 25 and second.rtp.loud(since=t0) > 25, 10,
-                "caller and the second agent hear each other")  # fmt: skip
+    await until(
+        lambda: heard.loud(since=t0) > 25 and second.rtp.loud(since=t0) > 25,
+        10,
+        "caller and the second agent hear each other",
+    )
 
 
 async def test_attended_transfer_holds_the_caller_then_hands_over(h: Harness):
@@ -148,15 +160,21 @@ async def test_attended_transfer_holds_the_caller_then_hands_over(h: Harness):
     consult_leg = await h.driver.consult(agent_leg, destination="1002", new_leg_id="consult-1")
     await h.events.wait(c.CallHeld, leg_id=offered.leg_id)
     await h.events.wait(c.CallAnswered, leg_id=consult_leg)
-    await until(lambda: h.bridge_channels("consult-1-consult") == {agent_leg, consult_leg}, 10,
-                "agent and the consulted agent talk privately")  # fmt: skip
+    await until(
+        lambda: h.bridge_channels("consult-1-consult") == {agent_leg, consult_leg},
+        10,
+        "agent and the consulted agent talk privately",
+    )
     assert h.bridge_channels(bridge_id) == {offered.leg_id}
     t0 = time.monotonic()
     await until(lambda: heard.loud(since=t0) > 40, 5, "the waiting caller hears music")
     await h.driver.complete_consult(agent_leg)
     await h.events.wait(c.CallEnded, leg_id=agent_leg)
-    await until(lambda: h.bridge_channels(bridge_id) == {offered.leg_id, consult_leg}, 10,
-                "caller now with the second agent")  # fmt: skip
+    await until(
+        lambda: h.bridge_channels(bridge_id) == {offered.leg_id, consult_leg},
+        10,
+        "caller now with the second agent",
+    )
     assert h.events.of(c.CallResumed, leg_id=offered.leg_id)
 
 
@@ -169,8 +187,11 @@ async def test_attended_transfer_cancelled_returns_the_agent(h: Harness):
     await h.events.wait(c.CallAnswered, leg_id=consult_leg)
     await h.driver.cancel_consult(agent_leg)
     await h.events.wait(c.CallEnded, leg_id=consult_leg)
-    await until(lambda: h.bridge_channels(bridge_id) == {offered.leg_id, agent_leg}, 10,
-                "agent back with the caller")  # fmt: skip
+    await until(
+        lambda: h.bridge_channels(bridge_id) == {offered.leg_id, agent_leg},
+        10,
+        "agent back with the caller",
+    )
 
 
 async def test_three_way_conference(h: Harness):
@@ -191,15 +212,23 @@ async def test_pickup_of_a_ringing_call_by_another_agent(h: Harness):
     offered, _ = await h.call_in(audio=False)
     await h.driver.answer(offered.leg_id)
     bridge_id = await h.driver.bridge([offered.leg_id], f"b-{offered.leg_id}")
-    await h.driver.originate(leg_id="ringing-1", destination="1001", join_bridge=bridge_id,
-                             variables={"CC_CALL_ID": offered.call_id})  # fmt: skip
+    await h.driver.originate(
+        leg_id="ringing-1",
+        destination="1001",
+        join_bridge=bridge_id,
+        variables={"CC_CALL_ID": offered.call_id},
+    )
     await h.events.wait(c.CallRinging, leg_id="ringing-1")
-    picked = await h.driver.add_to_call("ringing-1", destination="1002", new_leg_id="picker",
-                                        replace_leg="ringing-1")  # fmt: skip
+    picked = await h.driver.add_to_call(
+        "ringing-1", destination="1002", new_leg_id="picker", replace_leg="ringing-1"
+    )
     ended = await h.events.wait(c.CallEnded, leg_id="ringing-1")
     assert ended.cause is c.HangupCause.PICKED_OFF
-    await until(lambda: h.bridge_channels(bridge_id) == {offered.leg_id, picked}, 10,
-                "the picker is bridged with the caller")  # fmt: skip
+    await until(
+        lambda: h.bridge_channels(bridge_id) == {offered.leg_id, picked},
+        10,
+        "the picker is bridged with the caller",
+    )
 
 
 async def test_supervisor_listens_without_being_heard(h: Harness):
@@ -225,8 +254,9 @@ async def test_supervisor_whispers_to_the_agent_only(h: Harness):
     await h.phone("9001", audio=True)
     offered, heard = await h.call_in(audio="silence")
     _, agent_leg = await h.answered_in_bridge(offered, "1001")
-    sup_leg = await h.driver.snoop(agent_leg, destination="9001", new_leg_id="whisper-1",
-                                   whisper=True)  # fmt: skip
+    sup_leg = await h.driver.snoop(
+        agent_leg, destination="9001", new_leg_id="whisper-1", whisper=True
+    )
     await h.events.wait(c.CallAnswered, leg_id=sup_leg)
     t0 = time.monotonic()
     await until(lambda: agent.rtp.loud(since=t0) > 25, 10, "the agent hears the supervisor")
@@ -239,8 +269,9 @@ async def test_supervisor_barges_in_three_way(h: Harness):
     supervisor = await h.phone("9001", audio=True)
     offered, heard = await h.call_in(audio=False)
     bridge_id, agent_leg = await h.answered_in_bridge(offered, "1001")
-    sup_leg = await h.driver.add_to_call(agent_leg, destination="9001", new_leg_id="barge-1",
-                                         role=c.LegRole.SUPERVISOR)  # fmt: skip
+    sup_leg = await h.driver.add_to_call(
+        agent_leg, destination="9001", new_leg_id="barge-1", role=c.LegRole.SUPERVISOR
+    )
     await h.events.wait(c.CallBridged, leg_id=sup_leg)
     assert h.bridge_channels(bridge_id) == {offered.leg_id, agent_leg, sup_leg}
     t0 = time.monotonic()
@@ -253,12 +284,19 @@ async def test_supervisor_intercepts_and_the_agent_is_dropped(h: Harness):
     await h.phone("9001")
     offered, _ = await h.call_in()
     bridge_id, agent_leg = await h.answered_in_bridge(offered, "1001")
-    sup_leg = await h.driver.add_to_call(agent_leg, destination="9001", new_leg_id="icpt-1",
-                                         replace_leg=agent_leg,
-                                         role=c.LegRole.SUPERVISOR)  # fmt: skip
+    sup_leg = await h.driver.add_to_call(
+        agent_leg,
+        destination="9001",
+        new_leg_id="icpt-1",
+        replace_leg=agent_leg,
+        role=c.LegRole.SUPERVISOR,
+    )
     await h.events.wait(c.CallEnded, leg_id=agent_leg)
-    await until(lambda: h.bridge_channels(bridge_id) == {offered.leg_id, sup_leg}, 10,
-                "supervisor bridged with the caller, agent gone")  # fmt: skip
+    await until(
+        lambda: h.bridge_channels(bridge_id) == {offered.leg_id, sup_leg},
+        10,
+        "supervisor bridged with the caller, agent gone",
+    )
     assert agent_leg not in h.channel_ids()
 
 

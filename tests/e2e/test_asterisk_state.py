@@ -39,8 +39,11 @@ async def test_legs_that_end_while_the_controller_is_away_get_their_real_end_tim
     await h.phone("1001", audio=False)
     offered, _ = await h.call_in(audio=False, talk_s=3.0)  # the caller hangs up after 3 s
     _, agent_leg = await h.answered_in_bridge(offered, "1001")
-    known = [KnownLeg(leg.leg_id, leg.call_id, leg.role, leg.up, leg.bridge_id)
-             for leg in h.driver.legs.values() if not leg.internal]  # fmt: skip
+    known = [
+        KnownLeg(leg.leg_id, leg.call_id, leg.role, leg.up, leg.bridge_id)
+        for leg in h.driver.legs.values()
+        if not leg.internal
+    ]
     await h.driver.close()  # the controller goes away, mid-call
     caller_proc, _ = h.callers[0]
     await asyncio.to_thread(caller_proc.wait, 20)

@@ -33,8 +33,9 @@ def publish(redis_url: str, commands: list[c.Command]) -> None:
 
 def bridged_agent_legs(redis_url: str) -> set[str]:
     events = stream_events(redis_url)
-    agent_legs = {e.leg_id for e in events if isinstance(e, c.CallOffered)
-                  and e.role is c.LegRole.AGENT}  # fmt: skip
+    agent_legs = {
+        e.leg_id for e in events if isinstance(e, c.CallOffered) and e.role is c.LegRole.AGENT
+    }
     return {e.leg_id for e in events if isinstance(e, c.CallBridged) and e.leg_id in agent_legs}
 
 
@@ -50,9 +51,15 @@ def test_sigkill_with_20_bridged_calls_then_restart(asterisk, controller_factory
         calls=1000,
     )  # one phone, many calls
     first = controller_factory(DEFAULT_AGENT_EXTENSIONS="1001", WELCOME_PROMPT="").start()
-    callers = sipp.run_sipp(sipp.caller_scenario("13900139000", talk_s=120, audio=False),
-                            target=target, port=free_udp_port(), service="4008001234",
-                            calls=N, rate=10, max_concurrent=N)  # fmt: skip
+    callers = sipp.run_sipp(
+        sipp.caller_scenario("13900139000", talk_s=120, audio=False),
+        target=target,
+        port=free_udp_port(),
+        service="4008001234",
+        calls=N,
+        rate=10,
+        max_concurrent=N,
+    )
     try:
         wait_until(lambda: len(bridged_agent_legs(redis_db)) >= N, 60, 0.2, "20 calls bridged")
         first.kill(9)

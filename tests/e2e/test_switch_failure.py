@@ -40,24 +40,52 @@ def test_asterisk_killed_mid_call(asterisk, controller_factory, redis_db):
     target = f"127.0.0.1:{asterisk.info.sip_port}"
     phone_port = free_udp_port()
     sipp.register("1001", target=target, port=phone_port)
-    phone = sipp.run_sipp(sipp.phone_scenario(talk_s=120, audio=False), target=target,
-                          port=phone_port, uas=True, calls=100)  # fmt: skip
+    phone = sipp.run_sipp(
+        sipp.phone_scenario(talk_s=120, audio=False),
+        target=target,
+        port=phone_port,
+        uas=True,
+        calls=100,
+    )
     ctl = controller_factory(DEFAULT_AGENT_EXTENSIONS="1001", WELCOME_PROMPT="").start()
-    callers = sipp.run_sipp(sipp.caller_scenario("13700137000", talk_s=120, audio=False),
-                            target=target, port=free_udp_port(), service="4008001234",
-                            calls=N, rate=10, max_concurrent=N)  # fmt: skip
+    callers = sipp.run_sipp(
+        sipp.caller_scenario("13700137000", talk_s=120, audio=False),
+        target=target,
+        port=free_udp_port(),
+        service="4008001234",
+        calls=N,
+        rate=10,
+        max_concurrent=N,
+    )
     try:
-        wait_until(lambda: (ctl.status() or {}).get("calls") == N
-                   and len([e for e in stream_events(redis_db) if isinstance(e, c.CallBridged)])
-                   >= 2 * N, 30, 0.2, "3 calls bridged")  # fmt: skip
-        callers_legs = {e.leg_id for e in stream_events(redis_db)
-                        if isinstance(e, c.CallOffered) and e.role is c.LegRole.CALLER}  # fmt: skip
+        wait_until(
+            lambda: (
+                (ctl.status() or {}).get("calls") == N
+                and len([e for e in stream_events(redis_db) if isinstance(e, c.CallBridged)])
+                >= 2 * N
+            ),
+            30,
+            0.2,
+            "3 calls bridged",
+        )
+        callers_legs = {
+            e.leg_id
+            for e in stream_events(redis_db)
+            if isinstance(e, c.CallOffered) and e.role is c.LegRole.CALLER
+        }
 
         asterisk.kill()
-        wait_until(lambda: (ctl.status() or {"connected": True})["connected"] is False, 15, 0.1,
-                   "status says the switch is gone")  # fmt: skip
-        wait_until(lambda: any(isinstance(e, c.SwitchDisconnected)
-                               for e in stream_events(redis_db)), 10, what="SwitchDisconnected")  # fmt: skip
+        wait_until(
+            lambda: (ctl.status() or {"connected": True})["connected"] is False,
+            15,
+            0.1,
+            "status says the switch is gone",
+        )
+        wait_until(
+            lambda: any(isinstance(e, c.SwitchDisconnected) for e in stream_events(redis_db)),
+            10,
+            what="SwitchDisconnected",
+        )
         # a supervisor hangs up a call meanwhile: held, not lost, not dead-lettered
         publish(redis_db, c.Hangup(leg_id=next(iter(callers_legs))))
         wait_until(lambda: pending_commands(redis_db) == 1, 10, 0.1, "command held")
@@ -66,8 +94,12 @@ def test_asterisk_killed_mid_call(asterisk, controller_factory, redis_db):
         asterisk.restart()
         wait_until(ctl.connected, 30, 0.2, "controller reconnected by itself")
         wait_until(lambda: pending_commands(redis_db) == 0, 30, 0.2, "held command handled")
-        wait_until(lambda: redis.Redis.from_url(redis_db).scard("callctl:calls") == 0, 15, 0.2,
-                   "calls closed in live state")  # fmt: skip
+        wait_until(
+            lambda: redis.Redis.from_url(redis_db).scard("callctl:calls") == 0,
+            15,
+            0.2,
+            "calls closed in live state",
+        )
     finally:
         callers.cleanup()
         phone.cleanup()

@@ -349,8 +349,9 @@ async def test_ledger_marks_started_before_the_handler_runs() -> None:
         seen.append(await bus.ledger_get(message.id))
 
     await bus.publish(STREAM, answer("x", "cmd-9"))
-    cons = Consumer(bus, stream=STREAM, group=GROUP, name="c", handler=handler, ledger=True,
-                    block_ms=20)  # fmt: skip
+    cons = Consumer(
+        bus, stream=STREAM, group=GROUP, name="c", handler=handler, ledger=True, block_ms=20
+    )
     task = asyncio.create_task(cons.run())
     await eventually(lambda: cons.stats.handled == 1, what="handled")
     cons.stop()
@@ -383,8 +384,9 @@ async def test_stop_leaves_the_rest_of_the_batch_for_the_next_process() -> None:
         calls.append(message)
         first.stop()  # SIGTERM while handling m0
 
-    first = Consumer(bus, stream=STREAM, group=GROUP, name="ctl-1", handler=stop_after_first,
-                     block_ms=20)  # fmt: skip
+    first = Consumer(
+        bus, stream=STREAM, group=GROUP, name="ctl-1", handler=stop_after_first, block_ms=20
+    )
     await asyncio.wait_for(first.run(), 2.0)
     assert len(calls) == 1
     assert first.stats.handled == 1  # the message in hand was finished and acked

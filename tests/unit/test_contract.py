@@ -344,43 +344,82 @@ def test_empty_id_refused() -> None:
     ("type_", "fields", "expected"),
     [
         # str where an int belongs, and the other way round
-        ("CollectDigits", {"leg_id": "l", "max_digits": "4"}, "CollectDigits.max_digits: "
-         "expected an integer, got '4'"),
+        (
+            "CollectDigits",
+            {"leg_id": "l", "max_digits": "4"},
+            "CollectDigits.max_digits: expected an integer, got '4'",
+        ),
         ("AnswerCall", {"leg_id": 12345}, "AnswerCall.leg_id: expected a string, got int"),
         ("AnswerCall", {"leg_id": None}, "AnswerCall.leg_id: expected a string, got NoneType"),
         # bool is not an int, an int is not a bool
-        ("CollectDigits", {"leg_id": "l", "max_digits": True}, "CollectDigits.max_digits: "
-         "expected an integer, got True"),
-        ("PlayPrompt", {"leg_id": "l", "media": [], "wait": 1}, "PlayPrompt.wait: "
-         "expected true/false, got 1"),
+        (
+            "CollectDigits",
+            {"leg_id": "l", "max_digits": True},
+            "CollectDigits.max_digits: expected an integer, got True",
+        ),
+        (
+            "PlayPrompt",
+            {"leg_id": "l", "media": [], "wait": 1},
+            "PlayPrompt.wait: expected true/false, got 1",
+        ),
         # a float is not an int either
-        ("Originate", {"leg_id": "l", "destination": "d", "timeout": 30.5}, "Originate.timeout: "
-         "expected an integer, got 30.5"),
+        (
+            "Originate",
+            {"leg_id": "l", "destination": "d", "timeout": 30.5},
+            "Originate.timeout: expected an integer, got 30.5",
+        ),
         # list vs str, both ways, and the items of a list
-        ("PlayPrompt", {"leg_id": "l", "media": "sound:hello"}, "PlayPrompt.media: "
-         "expected a list, got str"),
+        (
+            "PlayPrompt",
+            {"leg_id": "l", "media": "sound:hello"},
+            "PlayPrompt.media: expected a list, got str",
+        ),
         ("AnswerCall", {"leg_id": ["a", "b"]}, "AnswerCall.leg_id: expected a string, got list"),
-        ("PlayPrompt", {"leg_id": "l", "media": ["sound:a", 7]}, "PlayPrompt.media[1]: "
-         "expected a string, got int"),
+        (
+            "PlayPrompt",
+            {"leg_id": "l", "media": ["sound:a", 7]},
+            "PlayPrompt.media[1]: expected a string, got int",
+        ),
         # a dict of strings
-        ("Originate", {"leg_id": "l", "destination": "d", "variables": ["x"]},
-         "Originate.variables: expected an object, got list"),
-        ("Originate", {"leg_id": "l", "destination": "d", "variables": {"CC_CALL_ID": 1}},
-         "Originate.variables.CC_CALL_ID: expected a string, got int"),
+        (
+            "Originate",
+            {"leg_id": "l", "destination": "d", "variables": ["x"]},
+            "Originate.variables: expected an object, got list",
+        ),
+        (
+            "Originate",
+            {"leg_id": "l", "destination": "d", "variables": {"CC_CALL_ID": 1}},
+            "Originate.variables.CC_CALL_ID: expected a string, got int",
+        ),
         # enum values outside the allowed set
-        ("Hangup", {"leg_id": "l", "cause": "TOO_TIRED"}, "Hangup.cause: 'TOO_TIRED' is not "
-         "one of NORMAL_CLEARING, USER_BUSY"),
-        ("Hangup", {"leg_id": "l", "cause": "normal_clearing"}, "Hangup.cause: "
-         "'normal_clearing' is not one of"),
-        ("CallOffered", {"call_id": "c", "leg_id": "l", "direction": "sideways"},
-         "CallOffered.direction: 'sideways' is not one of inbound, outbound, internal"),
+        (
+            "Hangup",
+            {"leg_id": "l", "cause": "TOO_TIRED"},
+            "Hangup.cause: 'TOO_TIRED' is not one of NORMAL_CLEARING, USER_BUSY",
+        ),
+        (
+            "Hangup",
+            {"leg_id": "l", "cause": "normal_clearing"},
+            "Hangup.cause: 'normal_clearing' is not one of",
+        ),
+        (
+            "CallOffered",
+            {"call_id": "c", "leg_id": "l", "direction": "sideways"},
+            "CallOffered.direction: 'sideways' is not one of inbound, outbound, internal",
+        ),
         # a number where a number belongs, but not a string or a bool
-        ("CallEnded", {"call_id": "c", "leg_id": "l", "at": "yesterday"}, "CallEnded.at: "
-         "expected a number, got 'yesterday'"),
-        ("CallEnded", {"call_id": "c", "leg_id": "l", "at": False}, "CallEnded.at: "
-         "expected a number, got False"),
+        (
+            "CallEnded",
+            {"call_id": "c", "leg_id": "l", "at": "yesterday"},
+            "CallEnded.at: expected a number, got 'yesterday'",
+        ),
+        (
+            "CallEnded",
+            {"call_id": "c", "leg_id": "l", "at": False},
+            "CallEnded.at: expected a number, got False",
+        ),
     ],
-)  # fmt: skip
+)
 def test_wrong_field_types(type_: str, fields: dict[str, object], expected: str) -> None:
     reason = _refused(_wire(type_, **fields))
     assert reason.startswith(expected), reason

@@ -226,8 +226,9 @@ class AsteriskCore:
                     pass
                 else:
                     cause = cause_from_q850(q850)
-                    return CallEnded(call_id=leg.call_id, leg_id=leg.leg_id, at=at,
-                                     cause=cause, cause_code=q850)  # fmt: skip
+                    return CallEnded(
+                        call_id=leg.call_id, leg_id=leg.leg_id, at=at, cause=cause, cause_code=q850
+                    )
         return CallEnded(call_id=leg.call_id, leg_id=leg.leg_id, cause=HangupCause.SWITCH_LOST)
 
     # ------------------------------------------------------------------ events
@@ -519,10 +520,15 @@ class AsteriskCore:
             # one request: Asterisk dials at once; with subscribeAll we see every event of
             # the leg from its first ring, and it enters the app when answered
             await self.ari.post(
-                "/channels", {"variables": chan_vars},
-                endpoint=self.endpoint(destination, kind), app=self.ari.config.app,
-                appArgs=tr.ARG_DIALED, channelId=leg_id, callerId=caller_id, timeout=timeout,
-            )  # fmt: skip
+                "/channels",
+                {"variables": chan_vars},
+                endpoint=self.endpoint(destination, kind),
+                app=self.ari.config.app,
+                appArgs=tr.ARG_DIALED,
+                channelId=leg_id,
+                callerId=caller_id,
+                timeout=timeout,
+            )
         except CommandRejected as exc:
             self.legs.pop(leg_id, None)
             if "409" in str(exc):  # the same leg id exists: a duplicate command
@@ -533,9 +539,17 @@ class AsteriskCore:
             raise
         if join_bridge:
             self.bridges.setdefault(join_bridge, call_id)
-        await self._emit(CallOffered(call_id=call_id, leg_id=leg_id, direction=Direction.OUTBOUND,
-                                     role=role, caller_number=caller_id_number,
-                                     callee_number=destination, switch="asterisk"))  # fmt: skip
+        await self._emit(
+            CallOffered(
+                call_id=call_id,
+                leg_id=leg_id,
+                direction=Direction.OUTBOUND,
+                role=role,
+                caller_number=caller_id_number,
+                callee_number=destination,
+                switch="asterisk",
+            )
+        )
         return leg_id
 
     def _clear_marker(self, leg_id: str) -> None:

@@ -63,9 +63,14 @@ class AsteriskDriver(AsteriskCore):
         if role is not None:
             variables["CC_ROLE"] = role.value
         await self.originate(
-            leg_id=new_leg_id, destination=destination, kind=kind, timeout=timeout,
-            caller_id_number=caller_id_number, variables=variables, join_bridge=bridge_id,
-        )  # fmt: skip
+            leg_id=new_leg_id,
+            destination=destination,
+            kind=kind,
+            timeout=timeout,
+            caller_id_number=caller_id_number,
+            variables=variables,
+            join_bridge=bridge_id,
+        )
         self.legs[new_leg_id].replace_leg = replace_leg
         return new_leg_id
 
@@ -92,17 +97,24 @@ class AsteriskDriver(AsteriskCore):
         started = self._await_stasis(snoop_id)
         try:
             await self.ari.post(
-                f"/channels/{leg_id}/snoop", spy="both", whisper="out" if whisper else "none",
-                app=self.ari.config.app, appArgs=ARG_SNOOP, snoopId=snoop_id,
-            )  # fmt: skip
+                f"/channels/{leg_id}/snoop",
+                spy="both",
+                whisper="out" if whisper else "none",
+                app=self.ari.config.app,
+                appArgs=ARG_SNOOP,
+                snoopId=snoop_id,
+            )
             await asyncio.wait_for(started, 5)
             await self._ensure_bridge(spy_bridge, agent.call_id)
             await self._move(self.legs[snoop_id], spy_bridge)
             await self.originate(
-                leg_id=new_leg_id, destination=destination, kind=kind, timeout=timeout,
+                leg_id=new_leg_id,
+                destination=destination,
+                kind=kind,
+                timeout=timeout,
                 variables={"CC_CALL_ID": agent.call_id, "CC_ROLE": LegRole.SUPERVISOR.value},
                 join_bridge=spy_bridge,
-            )  # fmt: skip
+            )
         except BaseException:
             self._stasis_waiters.pop(snoop_id, None)
             await self._quiet_hangup(snoop_id)
@@ -137,9 +149,13 @@ class AsteriskDriver(AsteriskCore):
         for other in self.bridge_members(home):
             await self._emit(CallHeld(call_id=other.call_id, leg_id=other.leg_id))
         await self.originate(
-            leg_id=new_leg_id, destination=destination, kind=kind, timeout=timeout,
-            variables={"CC_CALL_ID": agent.call_id}, join_bridge=consult_bridge,
-        )  # fmt: skip
+            leg_id=new_leg_id,
+            destination=destination,
+            kind=kind,
+            timeout=timeout,
+            variables={"CC_CALL_ID": agent.call_id},
+            join_bridge=consult_bridge,
+        )
         return new_leg_id
 
     async def complete_consult(self, leg_id: str) -> None:
