@@ -69,7 +69,7 @@ class Executor:
                 )
                 await self.emit(
                     c.DigitsCollected(
-                        call_id="",
+                        call_id=cmd.call_id,
                         leg_id=cmd.leg_id,
                         command_id=cmd.id,
                         digits=digits,

@@ -46,6 +46,7 @@ class PlayPrompt(Command):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CollectDigits(Command):
     TYPE = "CollectDigits"
+    call_id: str = ""
     leg_id: str
     prompt: tuple[str, ...] = ()
     max_digits: int = 1

@@ -186,6 +186,13 @@ SAMPLES: list[c.Message] = [
         reason="午休",
         previous="ready",
     ),
+    c.EndpointStatusChanged(
+        id="ev-endpoint",
+        at=1_700_000_013.5,
+        endpoint="1001",
+        online=True,
+        contact="sip:1001@127.0.0.1:5062",
+    ),
     c.CommandFailed(
         id="ev-failed",
         at=1_700_000_014.0,
