@@ -29,6 +29,7 @@ import time
 import urllib.error
 import urllib.request
 from base64 import b64encode
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,25 +189,30 @@ def render(template: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(sub, template)
 
 
-def render_conf(dest: Path, values: dict[str, str], agents: tuple[str, ...]) -> None:
-    """Render asterisk_conf/*.conf into ``dest`` (files mode 0644: Asterisk runs as asterisk)."""
+def render_conf(dest: Path, values: dict[str, str], agents_text: str) -> None:
+    """Render asterisk_conf/*.conf into ``dest`` (files mode 0644: Asterisk runs as asterisk);
+    ``agents_text`` becomes pjsip_agents.conf."""
     dest.mkdir(parents=True, exist_ok=True)
     for src in sorted(CONF_DIR.glob("*.conf")):
         if src.name == "pjsip_agents.conf":
             continue
         (dest / src.name).write_text(render(src.read_text(), values))
-    (dest / "pjsip_agents.conf").write_text(agents_conf(agents))
+    (dest / "pjsip_agents.conf").write_text(agents_text)
     for f in dest.iterdir():
         f.chmod(0o644)
 
 
-def agents_conf(agents: tuple[str, ...]) -> str:
+def agents_conf(agents: Sequence[tuple[str, str, str]]) -> str:
+    """PJSIP sections for agents ``(extension, caller-id name, password)``; an empty
+    password means no authentication (the loopback sandbox only)."""
     parts = []
-    for ext in agents:
-        parts.append(
-            f'[{ext}](agent-endpoint)\naors = {ext}\ncallerid = "Agent {ext}" <{ext}>\n'
-            f"[{ext}](agent-aor)\n"
-        )
+    for ext, name, password in agents:
+        cid = name.replace('"', "'") or f"Agent {ext}"
+        text = f'[{ext}](agent-endpoint)\naors = {ext}\ncallerid = "{cid}" <{ext}>\n'
+        if password:
+            text += f"auth = {ext}-auth\n[{ext}-auth](agent-auth)\nusername = {ext}\n"
+            text += f"password = {password}\n"
+        parts.append(text + f"[{ext}](agent-aor)\n")
     return "\n".join(parts)
 
 
@@ -315,7 +321,9 @@ class AsteriskSandbox:
             agents=self.agents,
         )
         values = {
-            "BIND_ADDR": "127.0.0.1",
+            "SIP_BIND": "127.0.0.1",
+            "HTTP_BIND": "127.0.0.1",
+            "AMI_BIND": "127.0.0.1",
             "SIP_PORT": str(info.sip_port),
             "HTTP_PORT": str(info.http_port),
             "AMI_PORT": str(info.ami_port),
@@ -347,7 +355,7 @@ class AsteriskSandbox:
         # users.conf/acl.conf samples make Asterisk resolve names (no DNS here).
         for name in ("stasis.conf", "users.conf", "acl.conf"):
             (etc / name).unlink(missing_ok=True)
-        render_conf(etc, values, self.agents)
+        render_conf(etc, values, agents_conf([(a, "", "") for a in self.agents]))
         (etc / "extensions_local.conf").write_text(SANDBOX_DIALPLAN)
         (etc / "extensions_local.conf").chmod(0o644)
         _make_moh(root / "var/lib/asterisk/moh")
