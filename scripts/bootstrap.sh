@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(mmdebstrap zstd sip-tester redis-server sox ca-certificates)
+APT_PACKAGES=(mmdebstrap zstd sip-tester redis-server sox ca-certificates chromium fonts-wqy-microhei)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from .roles import Role, has_role
 from .status import call_summary, controllers
@@ -20,9 +21,15 @@ def _check(request: HttpRequest) -> None:
 def status_page(request: HttpRequest) -> HttpResponse:
     _check(request)
     ctrls, error = controllers()
-    return render(
-        request, "core/status.html", {"controllers": ctrls, "error": error, **call_summary()}
-    )
+    js_text = {
+        "connected": _("connected to"),
+        "not_connected": _("NOT connected to"),
+        "calls": _("calls"),
+        "live": _("live"),
+        "none": _("No controller is running."),
+    }
+    context = {"controllers": ctrls, "error": error, "js_text": js_text, **call_summary()}
+    return render(request, "core/status.html", context)
 
 
 @login_required
