@@ -38,11 +38,33 @@ def make_driver(kind: str | None = None) -> CallControl:
                 )
             )
         return AsteriskDriver(ari, ami=ami)
+    if kind == "freeswitch":
+        return _freeswitch_driver()
     if kind == "fake":
         from .drivers.fake import FakeDriver
 
         return FakeDriver()
-    raise SystemExit(f"SWITCH_KIND={kind!r} is not supported (asterisk, fake)")
+    raise SystemExit(f"SWITCH_KIND={kind!r} is not supported (asterisk, freeswitch, fake)")
+
+
+def _freeswitch_driver() -> CallControl:
+    from .drivers.freeswitch import FreeSwitchConfig, FreeSwitchDriver, MediaConfig
+    from .protocols.esl import EslClient
+
+    if not settings.ESL_PASSWORD:
+        raise SystemExit(
+            "ESL_PASSWORD is not set: the controller cannot log in to FreeSWITCH's event socket"
+        )
+    esl = EslClient(settings.ESL_HOST, settings.ESL_PORT, settings.ESL_PASSWORD)
+    media = MediaConfig(
+        sounds_dir=settings.FS_SOUNDS_DIR,
+        recordings_dir=settings.FS_RECORDINGS_DIR,
+        say_language=settings.FS_SAY_LANGUAGE,
+    )
+    config = FreeSwitchConfig(
+        gateway_dial=f"sofia/gateway/{settings.FS_GATEWAY}/{{number}}", media=media
+    )
+    return FreeSwitchDriver(esl, config)
 
 
 def redis_client() -> aioredis.Redis:

@@ -148,6 +148,12 @@ AMI_PASSWORD = env("AMI_PASSWORD")
 ESL_HOST = env("ESL_HOST", "127.0.0.1")
 ESL_PORT = int(env("ESL_PORT", "8021"))
 ESL_PASSWORD = env("ESL_PASSWORD")
+# FreeSWITCH driver: where the switch writes recordings (read back by the controller on the
+# same host), its sounds (empty: FreeSWITCH's sound prefix), the trunk gateway, say language
+FS_RECORDINGS_DIR = env("FS_RECORDINGS_DIR", "/var/lib/freeswitch/recordings")
+FS_SOUNDS_DIR = env("FS_SOUNDS_DIR", "")
+FS_GATEWAY = env("FS_GATEWAY", "carrier")
+FS_SAY_LANGUAGE = env("FS_SAY_LANGUAGE", "en")
 # FreeSWITCH mod_xml_curl -> provisioning view (HTTP Basic); no password: every lookup refused
 XML_CURL_USER = env("XML_CURL_USER", "freeswitch")
 XML_CURL_PASSWORD = env("XML_CURL_PASSWORD")

@@ -10,7 +10,7 @@ from switch_control.errors import CommandRejected, NoSuchCall
 from tests.contract.worlds import make_world
 from tests.e2e.harness import until
 
-DRIVERS = ["fake", pytest.param("asterisk", marks=pytest.mark.e2e)]
+DRIVERS = ["fake", "freeswitch", pytest.param("asterisk", marks=pytest.mark.e2e)]
 
 
 @pytest.fixture(params=DRIVERS)

@@ -10,7 +10,10 @@ from typing import Any, Protocol
 from switch_control import contract as c
 from switch_control.callcontrol import CallControl
 from switch_control.drivers.fake import FakeDriver
+from switch_control.drivers.freeswitch import FreeSwitchConfig, FreeSwitchDriver, MediaConfig
+from switch_control.protocols.esl import EslClient
 from tests.e2e.harness import Events, Harness, make_harness
+from tests.fakes.fake_freeswitch import FakeFreeSwitch
 
 
 class World(Protocol):
@@ -86,9 +89,56 @@ class AsteriskWorld:
         await self.h.close()
 
 
+class FreeSwitchWorld:
+    """The FreeSWITCH driver on the fake FreeSWITCH (its lab dialplan parks every call)."""
+
+    name = "freeswitch"
+
+    def __init__(self, recordings_dir: str) -> None:
+        self.fake = FakeFreeSwitch()
+        self.recordings_dir = recordings_dir
+        self.events = Events()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> FreeSwitchWorld:
+        await self.fake.start()
+        esl = EslClient("127.0.0.1", self.fake.port, "ClueCon", backoff_initial=0.05)
+        config = FreeSwitchConfig(media=MediaConfig(recordings_dir=self.recordings_dir))
+        self.driver = FreeSwitchDriver(esl, config)
+        await self.driver.start(self.events.sink)
+        assert await self.driver.wait_connected(5), "driver did not connect to the fake"
+        return self
+
+    async def inbound_call(
+        self, caller: str, number: str, *, dtmf: str = "", dtmf_after_s: float = 3.0
+    ) -> c.CallOffered:
+        ch = self.fake.inbound_call(caller, number)
+        if dtmf:
+
+            async def press() -> None:
+                await asyncio.sleep(dtmf_after_s)
+                self.fake.send_dtmf(ch.uuid, dtmf)
+
+            self._tasks.append(asyncio.create_task(press()))
+        return await self.events.wait(c.CallOffered, leg_id=ch.uuid)
+
+    async def phone(self, ext: str, behavior: str = "answer") -> None:
+        self.fake.agent_register(ext)
+        self.fake.set_endpoint(ext, behavior)
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await self.driver.close()
+        await self.fake.stop()
+        assert not self.fake.errors, self.fake.errors
+
+
 async def make_world(name: str, request: Any) -> Any:
     if name == "fake":
         return await FakeWorld().start()
+    if name == "freeswitch":
+        return await FreeSwitchWorld(str(request.getfixturevalue("tmp_path"))).start()
     if name == "asterisk":
         sandbox = request.getfixturevalue("asterisk")
         return AsteriskWorld(await make_harness(sandbox))

@@ -82,8 +82,8 @@ def test_status_shows_the_controllers_heartbeat(client, demo, redis_db, settings
     )
     assert client.login(username="admin", password="admin-pass-123")
     page = client.get(reverse("status")).content.decode()
-    assert "connected to Asterisk 22.10.1" in page
-    assert "3 calls" in page
+    assert "已连接到 Asterisk 22.10.1" in page
+    assert "3 路通话" in page
     data = client.get(reverse("status-json")).json()
     assert data["controllers"][0]["alive"] is True
 

@@ -179,6 +179,8 @@ class Channel:
     hold_task: asyncio.Task[None] | None = None
     hangup_waiters: list[asyncio.Future[None]] = field(default_factory=list)
     gone: bool = False
+    transfers: int = 0  # bumped by each transfer: the old extension stops running
+    flushes: int = 0  # bumped by ``uuid_break ... all``: queued applications are dropped
 
     def __post_init__(self) -> None:
         self.call_uuid = self.call_uuid or self.uuid

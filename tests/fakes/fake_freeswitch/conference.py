@@ -22,6 +22,7 @@ class Member:
     id: int
     channel: Channel
     speak: bool = True
+    hold: bool = False
     joined: float = field(default_factory=time.monotonic)
     kicked: asyncio.Future[None] | None = None
 
@@ -79,7 +80,7 @@ class Conferencing(Originating):
             ("Speak", "true" if member.speak else "false"),
             ("Talking", "false"),
             ("Mute-Detect", "false"),
-            ("Hold", "false"),
+            ("Hold", "true" if member.hold else "false"),
             ("Member-ID", str(member.id)),
             ("Member-Type", "member"),
             ("Member-Ghost", "false"),
@@ -153,6 +154,10 @@ class Conferencing(Originating):
         self.next_member_id += 1
         conf.members.append(member)
         ch.conference = name
+        # channel variables mod_conference sets on a member (conference_member_add)
+        self.set_var(ch, "conference_name", name)
+        self.set_var(ch, "conference_uuid", conf.uuid)
+        self.set_var(ch, "conference_member_id", str(member.id))
         self.member_event(conf, member, "add-member", "CONF_ADD")
         self.conf_presence(conf)
         if len(conf.members) == 2 and conf.floor is None:
@@ -217,7 +222,7 @@ class Conferencing(Originating):
                     "can_hear": True,
                     "can_see": True,
                     "can_speak": member.speak,
-                    "hold": False,
+                    "hold": member.hold,
                     "mute_detect": False,
                     "talking": False,
                     "has_video": False,

@@ -7,10 +7,10 @@ import time
 from collections.abc import Iterable
 
 from .channels import Channel
-from .outbound import OutboundSocket
+from .platform_calls import PlatformCalls
 
 
-class TestControls(OutboundSocket):
+class TestControls(PlatformCalls):
     """Calls arriving, phones registering and answering, DTMF, hangups, outages."""
 
     __test__ = False  # not a pytest test class

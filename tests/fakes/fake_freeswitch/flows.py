@@ -327,7 +327,9 @@ class Flows(Engine):
 
 
 def media_seconds(path: str) -> float | None:
-    """How long playing ``path`` takes (None: forever, ``loops=-1``)."""
+    """How long playing ``path`` takes (None: forever, ``loops=-1`` or a local stream)."""
+    if path.startswith("local_stream://"):
+        return None
     loops_match = re.search(r"loops=(-?\d+)", path)
     loops = int(loops_match.group(1)) if loops_match else 1
     if loops < 0:

@@ -55,17 +55,47 @@ def parse_originate(arg: str) -> tuple[dict[str, str], str, str, list[str]]:
     text = arg.strip()
     variables: dict[str, str] = {}
     if text.startswith("{"):
-        end = text.find("}")
+        end = closing_brace(text)
         if end > 0:
-            for item in text[1:end].split(","):
+            for item in split_quoted(text[1:end], ","):
                 key, _, value = item.partition("=")
                 if key:
-                    variables[key.strip()] = value.strip()
+                    variables[key.strip()] = unquote(value.strip())
             text = text[end + 1 :]
     parts = text.split()
     url = parts[0] if parts else ""
     target = parts[1] if len(parts) > 1 else ""
     return variables, url, target, parts[2:]
+
+
+def closing_brace(text: str) -> int:
+    """Index of the ``}`` closing the ``{`` at 0 (``${var}`` inside nests), or -1."""
+    depth = 0
+    for index, char in enumerate(text):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0:
+            return index
+    return -1
+
+
+def split_quoted(text: str, delim: str) -> list[str]:
+    """Split on ``delim`` outside single quotes (FreeSWITCH's ``switch_separate_string``)."""
+    parts, current, quoted = [], "", False
+    for char in text:
+        if char == "'":
+            quoted = not quoted
+        if char == delim and not quoted:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return parts
+
+
+def unquote(value: str) -> str:
+    """Drop the single quotes FreeSWITCH strips from a separated token."""
+    return value.replace("'", "")
 
 
 class Originating(Bridging):

@@ -11,6 +11,7 @@ from typing import Any
 
 from . import (
     api_calls,  # noqa: F401 - registers the call-control api commands
+    api_platform,  # noqa: F401 - registers what the call-center driver uses beyond the captures
     wire,
 )
 from .channels import Channel
@@ -88,6 +89,8 @@ class FakeFreeSwitch(TestControls):
         self.app_locks: dict[str, asyncio.Lock] = {}
         self.connection_tasks: set[asyncio.Task[Any]] = set()
         self.errors: list[BaseException] = []  # exceptions inside the fake (tests assert none)
+        self.conference_record_paths = {}  # conference uuid -> path -> recording
+        self.record_started = {}  # (channel uuid, path) -> start (uuid_record)
 
     # -- server ---------------------------------------------------------------------------
 
@@ -297,7 +300,7 @@ class FakeFreeSwitch(TestControls):
             if fields.get("event-lock", "").lower() == "true":
                 lock = [("Command", raw), *headers]
             app_uuid = fields.get("Event-UUID") or str(uuidlib.uuid4())
-            self.spawn(self._queued_app(ch, app, arg, app_uuid, loops, lock))
+            self.spawn(self._queued_app(ch, app, arg, app_uuid, loops, lock, ch.flushes))
         return wire.command_reply("+OK")
 
     async def _later(self, action: Callable[[], object]) -> None:
@@ -312,8 +315,11 @@ class FakeFreeSwitch(TestControls):
         app_uuid: str,
         loops: int,
         lock: list[tuple[str, str]] | None,
+        flushes: int = 0,
     ) -> None:
         async with self.app_locks.setdefault(ch.uuid, asyncio.Lock()):
+            if ch.flushes != flushes:  # ``uuid_break <uuid> all`` dropped the queue
+                return
             for _ in range(loops):
                 await self.run_app(ch, app, arg, app_uuid, lock_headers=lock)
             self.finish_if_hung_up(ch)
