@@ -89,10 +89,14 @@ class Controller:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
         await self._load_state()
+        if self._stop.is_set():
+            logger.info("controller %s stopped before it could start", self.config.name)
+            return
         self._tasks = [
             asyncio.create_task(supervise("publisher", self._publisher), name="publisher"),
             asyncio.create_task(
-                supervise("commands", self.consumer.run, stop=self._stop), name="commands"
+                supervise("commands", self.consumer.run, stop=self._stop, quiet=(RedisError,)),
+                name="commands",
             ),
             asyncio.create_task(supervise("heartbeat", self._heartbeat), name="heartbeat"),
         ]
@@ -122,13 +126,21 @@ class Controller:
     # ------------------------------------------------------------------ state
     async def _load_state(self) -> None:
         """Live calls persisted by the previous process (SW-4)."""
-        while True:
+        warned = False
+        while not self._stop.is_set():
             try:
                 ids = await self.redis.smembers(LIVE_CALLS)
                 break
             except RedisError as exc:
-                logger.warning("Redis unavailable (%s); retrying", exc)
-                await asyncio.sleep(1)
+                if not warned:
+                    logger.warning("Redis unavailable (%s); retrying until it is back", exc)
+                    warned = True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 1.0)
+        else:
+            return
+        if warned:
+            logger.info("Redis is back")
         if not ids:
             return
         keys = [CALL_PREFIX + (i.decode() if isinstance(i, bytes) else i) for i in ids]

@@ -18,8 +18,13 @@ async def supervise(
     backoff_initial: float = 0.5,
     backoff_max: float = 30.0,
     stop: asyncio.Event | None = None,
+    quiet: tuple[type[BaseException], ...] = (),
 ) -> None:
+    """Run ``factory()`` until ``stop``; restart it when it returns or raises. Exceptions in
+    ``quiet`` (an unreachable Redis…) are expected outages: one warning line per distinct
+    message, no traceback, then retries with backoff."""
     backoff = backoff_initial
+    last_quiet = ""
     while stop is None or not stop.is_set():
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -30,6 +35,11 @@ async def supervise(
             logger.warning("task %s returned; restarting", name)
         except asyncio.CancelledError:
             raise
+        except quiet as exc:
+            text = f"{exc.__class__.__name__}: {exc}"
+            if text != last_quiet:
+                logger.warning("task %s waiting: %s; retrying", name, text)
+            last_quiet = text
         except Exception:
             logger.exception("task %s crashed; restarting in %.1fs", name, backoff)
         if loop.time() - started > 60:

@@ -15,6 +15,9 @@ from panoramisk import Manager
 from ..errors import CommandRejected, SwitchUnavailable
 
 logger = logging.getLogger(__name__)
+# panoramisk logs every reconnect attempt; we log the outage once ourselves
+_panoramisk_log = logging.getLogger(__name__ + ".panoramisk")
+_panoramisk_log.setLevel(logging.ERROR)
 
 ContactHandler = Callable[[str, bool, str], Awaitable[None]]  # (endpoint, online, uri)
 

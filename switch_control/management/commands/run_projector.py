@@ -52,13 +52,16 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, consumer.stop)
+        warned = ""
         try:
             while True:
                 try:
                     await consumer.run()
                     break
                 except RedisError as exc:
-                    self.stderr.write(f"projector: Redis unavailable ({exc}); retrying\n")
+                    if str(exc) != warned:  # one line per outage, not one per retry
+                        self.stderr.write(f"projector: Redis unavailable ({exc}); retrying\n")
+                        warned = str(exc)
                     await asyncio.sleep(1)
         finally:
             await client.aclose()
