@@ -56,7 +56,7 @@ class AmiClient:
             secret=self.config.password,
             ping_delay=10,
             reconnect_timeout=2,
-            log=logger,
+            log=_panoramisk_log,
         )
         self._manager.register_event("ContactStatus", self._on_contact_status)
         try:
