@@ -45,6 +45,9 @@ class Bus(Protocol):
     async def ack(self, delivery: Delivery, ledger_key: str = "") -> None:
         """Acknowledge; with ``ledger_key`` also mark it DONE in the same transaction."""
 
+    async def ack_many(self, deliveries: list[Delivery]) -> None:
+        """Acknowledge several entries in one round trip."""
+
     async def dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Copy to the dead-letter stream with the reason, then acknowledge."""
 

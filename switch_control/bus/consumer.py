@@ -23,6 +23,7 @@ from .base import Bus, Delivery, LedgerState
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Message, bool], Awaitable[None]]
+BatchHandler = Callable[[list[Message]], Awaitable[None]]
 
 
 @dataclass
@@ -50,7 +51,11 @@ class Consumer:
         block_ms: int = 500,
         backoff_initial: float = 0.1,
         backoff_max: float = 5.0,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
+        if batch_handler is not None and ledger:
+            raise ValueError("a batch handler cannot use the ledger")
+        self.batch_handler = batch_handler
         self.bus = bus
         self.stream, self.group, self.name = stream, group, name
         self.handler = handler
@@ -75,10 +80,55 @@ class Consumer:
             deliveries = await self.bus.read(
                 self.stream, self.group, self.name, self.batch, self.block_ms
             )
+            if self.batch_handler is not None and len(deliveries) > 1:
+                await self.process_batch(deliveries)
+                continue
             for delivery in deliveries:
                 if self._stopping.is_set():
                     return  # unacked entries are redelivered to the next process
                 await self.process(delivery)
+
+    async def process_batch(self, deliveries: list[Delivery]) -> None:
+        """Hand many messages to the batch handler at once (one DB transaction for the
+        projector); a poison message makes us fall back to one-by-one handling, which
+        isolates and dead-letters it."""
+        assert self.batch_handler is not None
+        good: list[tuple[Delivery, Message]] = []
+        for delivery in deliveries:
+            try:
+                good.append((delivery, decode_as(delivery.payload, self.kind)))
+            except ContractError as exc:
+                logger.error("dead-lettering %s entry %s: %s", self.stream, delivery.entry_id, exc)
+                await self.bus.dead_letter(delivery, f"malformed: {exc}")
+                self.stats.dead_lettered += 1
+        if not good:
+            return
+        backoff = self.backoff_initial
+        while True:
+            try:
+                await self.batch_handler([m for _, m in good])
+                break
+            except asyncio.CancelledError:
+                raise
+            except self.transient as exc:
+                if self._stopping.is_set():
+                    return
+                self.stats.retries += 1
+                logger.warning(
+                    "batch of %d: transient failure (%s); retrying in %.1fs",
+                    len(good),
+                    exc,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.backoff_max)
+            except Exception as exc:
+                logger.warning("batch of %d failed (%s); handling one by one", len(good), exc)
+                for delivery, _ in good:
+                    await self.process(delivery)
+                return
+        await self.bus.ack_many([d for d, _ in good])
+        self.stats.handled += len(good)
 
     async def process(self, delivery: Delivery) -> None:
         try:

@@ -68,6 +68,10 @@ class MemoryBus:
         if ledger_key:
             self._ledger[ledger_key] = LedgerState.DONE
 
+    async def ack_many(self, deliveries: list[Delivery]) -> None:
+        for d in deliveries:
+            await self.ack(d)
+
     async def dead_letter(self, delivery: Delivery, reason: str) -> None:
         self.dead.append((delivery.stream, reason, delivery.payload))
         self.streams[DEAD_LETTER_STREAM].append(delivery.payload)

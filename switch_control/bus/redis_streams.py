@@ -125,6 +125,15 @@ class RedisBus:
             pipe.xack(delivery.stream, delivery.group, delivery.entry_id)
             await pipe.execute()
 
+    async def ack_many(self, deliveries: list[Delivery]) -> None:
+        by_stream: dict[tuple[str, str], list[str]] = {}
+        for d in deliveries:
+            by_stream.setdefault((d.stream, d.group), []).append(d.entry_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for (stream, group), ids in by_stream.items():
+                pipe.xack(stream, group, *ids)
+            await pipe.execute()
+
     async def dead_letter(self, delivery: Delivery, reason: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(

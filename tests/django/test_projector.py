@@ -6,7 +6,7 @@ import pytest
 
 from acd.models import AgentProfile
 from reports.models import Call, CallLeg, ProcessedEvent
-from reports.projector import project
+from reports.projector import project, project_many
 from switch_control import contract as c
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +108,12 @@ def test_ended_while_the_controller_was_down_closes_the_cdr():
     call = Call.objects.get(call_id="call-3")
     assert call.end_cause == "SWITCH_LOST"
     assert call.duration == 30.0
+
+
+def test_a_batch_is_projected_once_even_when_it_repeats_events(agent):
+    events = call_events("call-9")
+    assert project_many(events + events[:3]) == len(events)
+    assert project_many(events) == 0
+    call = Call.objects.get(call_id="call-9")
+    assert call.duration == 65.0 and call.agent == agent
+    assert ProcessedEvent.objects.filter(event_id__in=[e.id for e in events]).count() == len(events)

@@ -24,12 +24,16 @@ def run_projector_until_idle(redis_url: str, timeout: float = 10.0) -> int:
     stream has no pending entries for it; return the number of events handled."""
     from asgiref.sync import sync_to_async
 
-    from reports.projector import project
+    from reports.projector import project, project_many
     from switch_control.bus import EVENTS_STREAM, Consumer, RedisBus
 
     async def main() -> int:
         bus = RedisBus.from_url(redis_url)
         project_async = sync_to_async(project, thread_sensitive=True)
+        project_many_async = sync_to_async(project_many, thread_sensitive=True)
+
+        async def batch(messages: list[c.Message]) -> None:
+            await project_many_async([m for m in messages if isinstance(m, c.Event)])
 
         async def handler(message: c.Message, in_flight: bool) -> None:
             assert isinstance(message, c.Event)
@@ -43,6 +47,8 @@ def run_projector_until_idle(redis_url: str, timeout: float = 10.0) -> int:
             handler=handler,
             kind=c.Event,
             block_ms=100,
+            batch_handler=batch,
+            batch=500,
         )
         task = asyncio.create_task(consumer.run())
         loop = asyncio.get_running_loop()

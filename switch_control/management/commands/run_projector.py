@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections
 from redis.exceptions import RedisError
 
-from reports.projector import project
+from reports.projector import project, project_many
 from switch_control import contract as c
 from switch_control.bus import EVENTS_STREAM, Consumer
 from switch_control.wiring import make_bus, redis_client
@@ -20,6 +20,11 @@ from switch_control.wiring import make_bus, redis_client
 def _project(event: c.Event) -> bool:
     close_old_connections()
     return project(event)
+
+
+def _project_many(events: list[c.Message]) -> int:
+    close_old_connections()
+    return project_many([e for e in events if isinstance(e, c.Event)])
 
 
 class Command(BaseCommand):
@@ -34,6 +39,10 @@ class Command(BaseCommand):
     async def _main(self, name: str) -> None:
         client = redis_client()
         project_async = sync_to_async(_project, thread_sensitive=True)
+        project_many_async = sync_to_async(_project_many, thread_sensitive=True)
+
+        async def batch_handler(messages: list[c.Message]) -> None:
+            await project_many_async(messages)
 
         async def handler(message: c.Message, in_flight: bool) -> None:
             assert isinstance(message, c.Event)
@@ -47,6 +56,8 @@ class Command(BaseCommand):
             handler=handler,
             kind=c.Event,
             transient=(OperationalError, InterfaceError, RedisError),
+            batch_handler=batch_handler,
+            batch=500,
         )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

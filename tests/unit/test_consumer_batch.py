@@ -1,0 +1,102 @@
+"""The consumer's batch path (the projector's): one handler call per batch, malformed
+entries dead-lettered, a poison message isolated by falling back to one-by-one."""
+
+from __future__ import annotations
+
+import pytest
+
+from switch_control import contract as c
+from switch_control.bus import EVENTS_STREAM, Consumer, MemoryBus
+
+
+def ev(n: int) -> c.Event:
+    return c.CallRinging(call_id=f"call-{n}", leg_id=f"leg-{n}")
+
+
+@pytest.fixture
+def bus() -> MemoryBus:
+    return MemoryBus()
+
+
+async def run_once(consumer: Consumer, bus: MemoryBus) -> None:
+    deliveries = await bus.read(EVENTS_STREAM, consumer.group, consumer.name, 100, 0)
+    await consumer.process_batch(deliveries)
+
+
+async def test_one_handler_call_for_the_batch_and_all_acked(bus: MemoryBus):
+    calls: list[list[str]] = []
+
+    async def batch(messages: list[c.Message]) -> None:
+        calls.append([m.id for m in messages])
+
+    async def single(message: c.Message, in_flight: bool) -> None:
+        raise AssertionError("not used")
+
+    consumer = Consumer(
+        bus,
+        stream=EVENTS_STREAM,
+        group="g",
+        name="n",
+        handler=single,
+        kind=c.Event,
+        batch_handler=batch,
+    )
+    events = [ev(i) for i in range(5)]
+    for e in events:
+        await bus.publish(EVENTS_STREAM, c.encode(e))
+    await bus.publish(EVENTS_STREAM, b"{not json")
+    await run_once(consumer, bus)
+    assert calls == [[e.id for e in events]]
+    assert consumer.stats.handled == 5 and consumer.stats.dead_lettered == 1
+    assert await bus.pending_count(EVENTS_STREAM, "g") == 0
+    assert "malformed" in bus.dead[0][1]
+
+
+async def test_a_poison_message_is_isolated_by_one_by_one_fallback(bus: MemoryBus):
+    handled: list[str] = []
+
+    async def batch(messages: list[c.Message]) -> None:
+        raise RuntimeError("one of them is poison")
+
+    async def single(message: c.Message, in_flight: bool) -> None:
+        if message.id == "poison":
+            raise ValueError("cannot project this")
+        handled.append(message.id)
+
+    consumer = Consumer(
+        bus,
+        stream=EVENTS_STREAM,
+        group="g",
+        name="n",
+        handler=single,
+        kind=c.Event,
+        batch_handler=batch,
+        max_attempts=2,
+        backoff_initial=0.001,
+    )
+    good = [ev(1), ev(2)]
+    poison = c.CallRinging(id="poison", call_id="x", leg_id="y")
+    for e in (good[0], poison, good[1]):
+        await bus.publish(EVENTS_STREAM, c.encode(e))
+    await run_once(consumer, bus)
+    assert handled == [good[0].id, good[1].id]
+    assert consumer.stats.dead_lettered == 1
+    assert "cannot project this" in bus.dead[0][1]
+    assert await bus.pending_count(EVENTS_STREAM, "g") == 0
+
+
+def test_batch_and_ledger_do_not_mix(bus: MemoryBus):
+    async def batch(messages: list[c.Message]) -> None: ...
+
+    async def single(message: c.Message, in_flight: bool) -> None: ...
+
+    with pytest.raises(ValueError):
+        Consumer(
+            bus,
+            stream=EVENTS_STREAM,
+            group="g",
+            name="n",
+            handler=single,
+            ledger=True,
+            batch_handler=batch,
+        )
