@@ -16,7 +16,7 @@ import signal
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -246,6 +246,10 @@ class Controller:
             return
         call_id = getattr(message, "call_id", "") or "-"
         logger.info("[call %s] command %s %s", call_id, message.TYPE, message.id)
+        if isinstance(message, c.Originate):
+            # a command from the bus may be redelivered after a crash: ask the switch to
+            # remember creating the leg (resolves in-flight commands, see leg_existed)
+            message = replace(message, variables={**message.variables, "CC_MARK": "1"})
         await self.executor.run_reporting(message)
 
     # ------------------------------------------------------------------ status

@@ -53,6 +53,8 @@ class AmiClient:
             host=self.config.host,
             port=self.config.port,
             username=self.config.user,
+            # only the "system" class (ContactStatus…): not every call's AMI events
+            events="system",
             secret=self.config.password,
             ping_delay=10,
             reconnect_timeout=2,

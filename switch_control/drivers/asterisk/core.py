@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 END_FAMILY = "cc_end"  # AstDB family the dialplan's hangup handler writes
 
 
+MARK_VARIABLE = "CC_MARK"  # originate variable: "1" = keep a creation marker (bus commands)
+
+
 def marker(leg_id: str) -> str:
     """Global variable set by a leg's creation (cleared when we see it destroyed)."""
     return "CC_LEG_" + "".join(ch if ch.isalnum() else "_" for ch in leg_id)
@@ -297,7 +300,7 @@ class AsteriskCore:
     def _forget(self, leg: LegInfo) -> None:
         self.legs.pop(leg.leg_id, None)
         self._collectors.pop(leg.leg_id, None)
-        if leg.role is not LegRole.CALLER and not leg.internal:
+        if leg.marked:
             self._clear_marker(leg.leg_id)
         if leg.companion:
             self._spawn(self._quiet_hangup(leg.companion))
@@ -500,17 +503,19 @@ class AsteriskCore:
         call_id = variables.pop("CC_CALL_ID", "") or leg_id
         role = LegRole.AGENT if kind is EndpointKind.AGENT else LegRole.EXTERNAL
         role = LegRole(variables.pop("CC_ROLE", role))
+        mark = variables.pop(MARK_VARIABLE, "") == "1"
         chan_vars = {"CC_CALL_ID": call_id, "CC_ROLE": role.value, **variables}
         if caller_id_number:
             chan_vars["CALLERID(num)"] = caller_id_number
         if caller_id_name:
             chan_vars["CALLERID(name)"] = caller_id_name
-        leg = LegInfo(leg_id, call_id, role, join_bridge=join_bridge)
+        leg = LegInfo(leg_id, call_id, role, join_bridge=join_bridge, marked=mark)
         self.legs[leg_id] = leg
-        # The switch remembers that this leg was created (AstDB, written by the channel
-        # itself at creation): a command that was in flight when the controller died is
-        # resolved by asking, never by dialling again.
-        chan_vars[f"GLOBAL({marker(leg_id)})"] = "1"
+        if mark:
+            # The switch remembers that this leg was created (a global variable set by the
+            # channel itself at creation): a command that was in flight when the
+            # controller died is resolved by asking, never by dialling again.
+            chan_vars[f"GLOBAL({marker(leg_id)})"] = "1"
         # the switch keeps the leg's end time and cause for a controller that is away
         chan_vars["CHANNEL(hangup_handler_push)"] = "cc-hangup,s,1"
         caller_id = (

@@ -56,6 +56,7 @@ class LegInfo:
     bridge_id: str = ""
     up: bool = False
     internal: bool = False  # snoop channels: ours, but not a party of the call (no events)
+    marked: bool = False  # carries a creation marker on the switch (see core.marker)
     companion: str = ""  # leg to hang up when this one ends (a supervisor's snoop)
     consult: str = ""  # attended transfer in progress: the consulted leg
     home_bridge: str = ""  # attended transfer: the bridge the customer waits in
