@@ -275,9 +275,21 @@ def _make_moh(moh_dir: Path) -> None:
 class AsteriskSandbox:
     """Start/stop one sandbox Asterisk. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, base_dir: Path | None = None, agents: tuple[str, ...] = DEMO_AGENTS) -> None:
+    def __init__(
+        self,
+        base_dir: Path | None = None,
+        agents: tuple[str, ...] = DEMO_AGENTS,
+        *,
+        rtp_ports: int = 400,
+        extra_pjsip: str = "",
+    ) -> None:
+        """``rtp_ports``: size of the RTP port range (two per channel; benchmarks with
+        hundreds of bridged calls need more). ``extra_pjsip``: more PJSIP sections
+        (e.g. benchmark endpoints), appended to ``pjsip_agents.conf``."""
         self.base_dir = base_dir
         self.agents = agents
+        self.rtp_ports = rtp_ports
+        self.extra_pjsip = extra_pjsip
         self.info: SandboxInfo | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self._tmp: str | None = None
@@ -306,7 +318,7 @@ class AsteriskSandbox:
         (root / "etc/resolv.conf").write_text("nameserver 127.0.0.1\n")
         # Asterisk resolves its own host name (ast_find_ourip): keep that off DNS
         (root / "etc/hosts").write_text(f"127.0.0.1 localhost {socket.gethostname()}\n")
-        rtp_start, rtp_end = _rtp_range()
+        rtp_start, rtp_end = _rtp_range(self.rtp_ports)
         info = SandboxInfo(
             root=str(root),
             pid=0,
@@ -355,7 +367,10 @@ class AsteriskSandbox:
         # users.conf/acl.conf samples make Asterisk resolve names (no DNS here).
         for name in ("stasis.conf", "users.conf", "acl.conf"):
             (etc / name).unlink(missing_ok=True)
-        render_conf(etc, values, agents_conf([(a, "", "") for a in self.agents]))
+        agents_text = agents_conf([(a, "", "") for a in self.agents])
+        render_conf(
+            etc, values, agents_text + ("\n" + self.extra_pjsip if self.extra_pjsip else "")
+        )
         (etc / "extensions_local.conf").write_text(SANDBOX_DIALPLAN)
         (etc / "extensions_local.conf").chmod(0o644)
         _make_moh(root / "var/lib/asterisk/moh")

@@ -200,3 +200,21 @@ def controller_factory(controller_env: dict[str, str], tmp_path: Path) -> Iterat
     yield make
     for p in procs:
         p.stop()
+
+
+@pytest.fixture(autouse=True)
+def _asterisk_alive(request):  # type: ignore[no-untyped-def]
+    """If a previous test left the shared sandbox Asterisk dead, say so and restart it,
+    so one failure does not cascade into every later e2e test."""
+    if "asterisk" in request.fixturenames:
+        sb = request.getfixturevalue("asterisk")
+        if sb.proc is None or sb.proc.poll() is not None:
+            import logging
+
+            logging.getLogger("tests").error(
+                "sandbox Asterisk had died (exit %s); restarting. Log tail:\n%s",
+                sb.proc.returncode if sb.proc else None,
+                sb.log_tail(3000),
+            )
+            sb.restart()
+    yield

@@ -84,6 +84,9 @@ async def test_originate_to_an_offline_agent_fails_cleanly(h: Harness):
             leg_id="nobody-home", destination="1005", variables={"CC_CALL_ID": offered.call_id}
         )
     assert "nobody-home" not in h.channel_ids()
+    ended = await h.events.wait(c.CallEnded, leg_id="nobody-home")
+    assert ended.cause is c.HangupCause.SUBSCRIBER_ABSENT
+    assert ended.call_id == offered.call_id
 
 
 async def test_busy_agent_ends_with_user_busy(h: Harness):

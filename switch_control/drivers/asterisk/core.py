@@ -509,6 +509,8 @@ class AsteriskCore:
             chan_vars["CALLERID(num)"] = caller_id_number
         if caller_id_name:
             chan_vars["CALLERID(name)"] = caller_id_name
+        if leg_id in self.legs:
+            raise CommandRejected(f"leg {leg_id} already exists (409)")
         leg = LegInfo(leg_id, call_id, role, join_bridge=join_bridge, marked=mark)
         self.legs[leg_id] = leg
         if mark:
@@ -520,6 +522,21 @@ class AsteriskCore:
         chan_vars["CHANNEL(hangup_handler_push)"] = "cc-hangup,s,1"
         caller_id = (
             f'"{caller_id_name}" <{caller_id_number}>' if caller_id_name else caller_id_number
+        )
+        if join_bridge:
+            self.bridges.setdefault(join_bridge, call_id)
+        # Offered before the request: the leg's first events (ringing, even answered) can
+        # reach us over the websocket before the REST reply does.
+        await self._emit(
+            CallOffered(
+                call_id=call_id,
+                leg_id=leg_id,
+                direction=Direction.OUTBOUND,
+                role=role,
+                caller_number=caller_id_number,
+                callee_number=destination,
+                switch="asterisk",
+            )
         )
         try:
             # one request: Asterisk dials at once; with subscribeAll we see every event of
@@ -538,23 +555,12 @@ class AsteriskCore:
             self.legs.pop(leg_id, None)
             if "409" in str(exc):  # the same leg id exists: a duplicate command
                 raise
-            raise OriginateFailed(HangupCause.SUBSCRIBER_ABSENT.value, str(exc)) from exc
+            cause = HangupCause.SUBSCRIBER_ABSENT  # e.g. the agent's phone is not registered
+            await self._emit(CallEnded(call_id=call_id, leg_id=leg_id, cause=cause))
+            raise OriginateFailed(cause.value, str(exc)) from exc
         except BaseException:
             self.legs.pop(leg_id, None)
             raise
-        if join_bridge:
-            self.bridges.setdefault(join_bridge, call_id)
-        await self._emit(
-            CallOffered(
-                call_id=call_id,
-                leg_id=leg_id,
-                direction=Direction.OUTBOUND,
-                role=role,
-                caller_number=caller_id_number,
-                callee_number=destination,
-                switch="asterisk",
-            )
-        )
         return leg_id
 
     def _clear_marker(self, leg_id: str) -> None:
