@@ -17,7 +17,7 @@ from ..errors import CommandRejected, SwitchUnavailable
 logger = logging.getLogger(__name__)
 # panoramisk logs every reconnect attempt; we log the outage once ourselves
 _panoramisk_log = logging.getLogger(__name__ + ".panoramisk")
-_panoramisk_log.setLevel(logging.ERROR)
+_panoramisk_log.setLevel(logging.CRITICAL)  # its errors reach us as exceptions
 
 ContactHandler = Callable[[str, bool, str], Awaitable[None]]  # (endpoint, online, uri)
 
@@ -83,7 +83,13 @@ class AmiClient:
 
     @property
     def connected(self) -> bool:
-        return bool(self._manager is not None and self._manager.authenticated)
+        """Logged in over a live connection (panoramisk keeps ``authenticated`` set for a
+        moment after the connection is lost)."""
+        m = self._manager
+        if m is None or not m.authenticated:
+            return False
+        transport = getattr(getattr(m, "protocol", None), "transport", None)
+        return transport is not None and not transport.is_closing()
 
     async def action(self, action: dict[str, str]) -> list[Any]:
         """Send one action; return its messages (response first, then list events)."""
@@ -91,7 +97,7 @@ class AmiClient:
             raise SwitchUnavailable("AMI not connected")
         try:
             result = await asyncio.wait_for(self._manager.send_action(action), self.config.timeout)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, RuntimeError) as exc:  # RuntimeError: closed transport
             raise SwitchUnavailable(f"AMI {action.get('Action')}: {exc}") from exc
         messages = list(result) if isinstance(result, list) else [result]
         if messages and _get(messages[0], "Response") == "Error":

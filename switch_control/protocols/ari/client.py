@@ -148,6 +148,9 @@ class AriClient:
         message = _error_message(data)
         detail = f"ARI {method} {path} -> {status}: {message}"
         if status == 404:
+            if not data.lstrip().startswith(b"{"):
+                # Asterisk's HTTP server answers before res_ari is loaded (starting up)
+                raise SwitchUnavailable(detail + " (ARI not loaded yet)")
             raise NoSuchCall(detail)
         if status in (400, 409, 412, 422):
             raise CommandRejected(detail)
