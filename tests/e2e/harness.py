@@ -185,5 +185,8 @@ async def make_harness(sandbox: Any) -> Harness:
     events = Events()
     driver = make_driver(sandbox)
     await driver.start(events.sink)
-    assert await driver.wait_connected(10), "driver did not connect to the sandbox"
+    if not await driver.wait_connected(20):
+        error = driver.ari.last_error
+        await driver.close()
+        raise AssertionError(f"driver did not connect to the sandbox: {error}")
     return Harness(sandbox, driver, events)

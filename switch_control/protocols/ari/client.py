@@ -200,12 +200,18 @@ class AriClient:
         while not self._closing:
             session = self._ensure_session()
             try:
-                async with session.ws_connect(
-                    self._ws_url(),
-                    heartbeat=20.0,
-                    max_msg_size=16 * 1024 * 1024,
-                    timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-                ) as ws:
+                # the handshake has its own deadline: a switch that accepts the TCP
+                # connection but never answers the upgrade must not hang us for good
+                ws = await asyncio.wait_for(
+                    session.ws_connect(
+                        self._ws_url(),
+                        heartbeat=20.0,
+                        max_msg_size=16 * 1024 * 1024,
+                        timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
+                    ),
+                    self.config.request_timeout,
+                )
+                async with ws:
                     if self.last_error:
                         logger.info("ARI events reconnected to %s", self.config.url)
                     self.last_error = ""
