@@ -3,6 +3,8 @@ contract events, whatever the switch. Parametrized over the drivers' worlds."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from switch_control import contract as c
@@ -96,8 +98,9 @@ async def test_record_a_bridge(world):
     await world.driver.record(name=f"rec-{offered.leg_id}", bridge_id=bridge_id)
     started = await world.events.wait(c.RecordingStarted, name=f"rec-{offered.leg_id}")
     assert started.call_id == offered.call_id
+    await asyncio.sleep(1.0)  # a second of conversation (the switch starts writing async)
     await world.driver.stop_recording(f"rec-{offered.leg_id}")
-    await world.events.wait(c.RecordingFinished, name=f"rec-{offered.leg_id}")
+    await world.events.wait(c.RecordingFinished, name=f"rec-{offered.leg_id}", timeout=20)
     assert await world.driver.fetch_recording(f"rec-{offered.leg_id}")
 
 
