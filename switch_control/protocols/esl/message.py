@@ -50,7 +50,7 @@ class EslEvent:
     ``ARRAY::a|:b``).  ``body`` is the event body (``_body`` in JSON) or ``None``.
     """
 
-    __slots__ = ("body", "format", "headers", "name", "subclass")
+    __slots__ = ("body", "format", "headers")
 
     def __init__(
         self,
@@ -58,11 +58,20 @@ class EslEvent:
         body: str | None = None,
         fmt: str = "plain",
     ) -> None:
+        # Kept to three stores: this runs once per event on the parser's hot path.
         self.headers = headers
         self.body = body
         self.format = fmt
-        self.name: str = headers.get("Event-Name", "")
-        self.subclass: str | None = headers.get("Event-Subclass")
+
+    @property
+    def name(self) -> str:
+        """``Event-Name`` (``CHANNEL_ANSWER``, ``CUSTOM``...; ``""`` if absent)."""
+        return self.headers.get("Event-Name", "")
+
+    @property
+    def subclass(self) -> str | None:
+        """``Event-Subclass`` of ``CUSTOM`` events (``sofia::register``...)."""
+        return self.headers.get("Event-Subclass")
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """Header value or ``default``."""
@@ -128,13 +137,24 @@ class EslMessage:
         content_type: str = "",
         length: bytes = b"",
     ) -> None:
-        # The parser's fast path passes ``headers=None`` with the content type and the
-        # Content-Length digits of an event frame; the dict is built on first use.
+        # ``headers=None``: an event frame with only Content-Length (``length``, the
+        # digits) and ``content_type``; the dict is built on first use.
         self._headers = headers
         self._length = length
         self.body = body
         self.event = event
         self.content_type: str = headers.get("Content-Type", "") if headers else content_type
+
+    @classmethod
+    def event_frame(cls, event: EslEvent, content_type: str, length: bytes) -> EslMessage:
+        """The frame of ``event`` (the parser's fast path: no keyword parsing, no dict)."""
+        self = cls.__new__(cls)
+        self._headers = None
+        self._length = length
+        self.body = None
+        self.event = event
+        self.content_type = content_type
+        return self
 
     @property
     def headers(self) -> dict[str, str]:

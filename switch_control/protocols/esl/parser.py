@@ -204,6 +204,7 @@ class EslParser:
         max_body = self.max_body_bytes
         loads = orjson.loads
         join = "".join
+        new_frame = EslMessage.event_frame
         while pos < n:
             if data[pos] == 10:  # stray empty line between frames
                 pos += 1
@@ -258,7 +259,7 @@ class EslParser:
                         event = EslEvent(obj, body, "json")
                     else:
                         event = plain_event(data, start, start + length, self._errors, base + start)
-                    append(EslMessage(None, None, event, content_type=ct, length=digits))
+                    append(new_frame(event, ct, digits))
                     pos = start + length
                     continue
             hdrs = header_lines(
