@@ -26,6 +26,7 @@ def make_driver(kind: str | None = None) -> CallControl:
                 settings.ARI_PASSWORD,
                 app=settings.ARI_APP,
                 subscribe_all=True,
+                max_connections=settings.ARI_MAX_CONNECTIONS,
             )
         )
         ami = None

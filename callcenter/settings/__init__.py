@@ -146,6 +146,10 @@ ARI_URL = env("ARI_URL", "http://127.0.0.1:8088/ari")
 ARI_USER = env("ARI_USER", "callcenter")
 ARI_PASSWORD = env("ARI_PASSWORD")
 ARI_APP = env("ARI_APP", "callcenter")
+# REST connections to ARI kept open at once: some requests (addChannel, answer) wait for
+# the channel, so too few queue every call behind them; keep it below http.conf's
+# sessionlimit (100 by default, 1000 in asterisk_conf/)
+ARI_MAX_CONNECTIONS = int(env("ARI_MAX_CONNECTIONS", "64"))
 AMI_HOST = env("AMI_HOST", "127.0.0.1")
 AMI_PORT = int(env("AMI_PORT", "5038"))
 AMI_USER = env("AMI_USER", "callcenter")

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -52,10 +53,14 @@ class Consumer:
         backoff_initial: float = 0.1,
         backoff_max: float = 5.0,
         batch_handler: BatchHandler | None = None,
+        linger_s: float = 0.0,
     ) -> None:
         if batch_handler is not None and ledger:
             raise ValueError("a batch handler cannot use the ledger")
         self.batch_handler = batch_handler
+        # batch handlers only: after a short read, wait this long for more entries, so
+        # that a steady trickle is handled in batches (a DB transaction each) too
+        self.linger_s = linger_s
         self.bus = bus
         self.stream, self.group, self.name = stream, group, name
         self.handler = handler
@@ -80,6 +85,12 @@ class Consumer:
             deliveries = await self.bus.read(
                 self.stream, self.group, self.name, self.batch, self.block_ms
             )
+            if (
+                self.batch_handler is not None
+                and self.linger_s
+                and 0 < len(deliveries) < self.batch
+            ):
+                deliveries = await self._top_up(deliveries)
             if self.batch_handler is not None and len(deliveries) > 1:
                 await self.process_batch(deliveries)
                 continue
@@ -87,6 +98,17 @@ class Consumer:
                 if self._stopping.is_set():
                     return  # unacked entries are redelivered to the next process
                 await self.process(delivery)
+
+    async def _top_up(self, deliveries: list[Delivery]) -> list[Delivery]:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), self.linger_s)
+        if self._stopping.is_set():
+            return deliveries
+        more = await self.bus.read(
+            self.stream, self.group, self.name, self.batch - len(deliveries), 0
+        )
+        have = {d.entry_id for d in deliveries}  # a backlog read returns the same entries
+        return deliveries + [d for d in more if d.entry_id not in have]
 
     async def process_batch(self, deliveries: list[Delivery]) -> None:
         """Hand many messages to the batch handler at once (one DB transaction for the

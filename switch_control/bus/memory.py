@@ -22,6 +22,9 @@ class MemoryBus:
         self._groups: dict[tuple[str, str], _Group] = {}
         self._ledger: dict[str, LedgerState] = {}
         self._changed = asyncio.Condition()
+        # as RedisBus: a consumer's own pending entries are re-read until a read finds
+        # none (its backlog after a restart); after that it gets new entries only
+        self._backlog_done: set[tuple[str, str, str]] = set()
 
     async def publish(self, stream: str, payload: bytes) -> str:
         async with self._changed:
@@ -37,12 +40,17 @@ class MemoryBus:
     ) -> list[Delivery]:
         g = self._groups.setdefault((stream, group), _Group())
         out: list[Delivery] = []
-        for idx, (owner, n) in sorted(g.pending.items()):
-            if owner == consumer and len(out) < count:
-                g.pending[idx] = (owner, n + 1)
-                out.append(Delivery(stream, group, f"{idx}-0", self.streams[stream][idx], n + 1))
-        if out:
-            return out
+        key = (stream, group, consumer)
+        if key not in self._backlog_done:
+            for idx, (owner, n) in sorted(g.pending.items()):
+                if owner == consumer and len(out) < count:
+                    g.pending[idx] = (owner, n + 1)
+                    out.append(
+                        Delivery(stream, group, f"{idx}-0", self.streams[stream][idx], n + 1)
+                    )
+            if out:
+                return out
+            self._backlog_done.add(key)
         entries = self.streams[stream]
         if g.last + 1 >= len(entries) and block_ms > 0:
             async with self._changed:
@@ -60,7 +68,9 @@ class MemoryBus:
         return out
 
     def forget_consumer(self, stream: str, group: str, consumer: str) -> None:
-        """Nothing to do: pending entries stay owned, as in Redis, until read again."""
+        """The process of this consumer restarted: it re-reads its pending entries first
+        (RedisBus gets the same from being a new instance)."""
+        self._backlog_done.discard((stream, group, consumer))
 
     async def ack(self, delivery: Delivery, ledger_key: str = "") -> None:
         g = self._groups.setdefault((delivery.stream, delivery.group), _Group())

@@ -117,3 +117,44 @@ def test_a_batch_is_projected_once_even_when_it_repeats_events(agent):
     call = Call.objects.get(call_id="call-9")
     assert call.duration == 65.0 and call.agent == agent
     assert ProcessedEvent.objects.filter(event_id__in=[e.id for e in events]).count() == len(events)
+
+
+def _rows(call_id: str) -> tuple[dict, list[dict]]:
+    call = Call.objects.filter(call_id=call_id).values().get()
+    legs = list(CallLeg.objects.filter(call__call_id=call_id).order_by("leg_id").values())
+    strip = ("id", "call_id")
+    return (
+        {k: v for k, v in call.items() if k not in strip},
+        [
+            {k: v.replace(call_id, "X") if k == "leg_id" else v for k, v in leg.items()}
+            for leg in ({k: v for k, v in x.items() if k not in strip} for x in legs)
+        ],
+    )
+
+
+@pytest.mark.parametrize("split", [1, 2, 3, 5, 8])
+def test_batches_of_any_size_give_the_same_cdr_as_one_event_at_a_time(agent, split):
+    """The batch path (one transaction, rows loaded and saved at once) must apply the
+    same rules as event-by-event projection, including across batches and calls."""
+    one = call_events("one")
+    for e in one:
+        project(e)
+    many = call_events("many")
+    other = call_events("other")
+    mixed = [e for pair in zip(many, other, strict=True) for e in pair]
+    for i in range(0, len(mixed), split):
+        project_many(mixed[i : i + split])
+    expected = _rows("one")
+    assert _rows("many") == expected
+    assert _rows("other") == expected
+    assert Call.objects.get(call_id="many").agent == agent
+
+
+def test_a_batch_reading_rows_written_by_earlier_batches_keeps_them():
+    events = call_events("call-5")
+    project_many(events[:3])  # offered, answered, agent offered
+    project_many(events[5:7])  # both legs ended
+    call = Call.objects.get(call_id="call-5")
+    assert call.ended_at is not None and call.caller_number == "13800138000"
+    assert call.duration == 65.0 and call.end_cause == "NORMAL_CLEARING"
+    assert CallLeg.objects.filter(call=call, ended_at__isnull=True).count() == 0

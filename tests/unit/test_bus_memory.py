@@ -119,6 +119,7 @@ async def test_unacked_entry_redelivered_after_restart() -> None:
     # ...a new publish is not mixed in front of the backlog...
     await bus.publish(STREAM, answer("new"))
     # ...and the restarted consumer (same name) gets its own unacked entry first
+    bus.forget_consumer(STREAM, GROUP, "ctl-1")  # the process restarts
     (d2,) = await bus.read(STREAM, GROUP, "ctl-1", block_ms=20)
     assert d2.entry_id == d1.entry_id
     assert d2.payload == d1.payload
@@ -393,6 +394,7 @@ async def test_stop_leaves_the_rest_of_the_batch_for_the_next_process() -> None:
     assert await bus.pending_count(STREAM, GROUP) == 2
 
     handler = Recorder()
+    bus.forget_consumer(STREAM, GROUP, "ctl-1")  # the process restarts
     second = consumer(bus, handler)  # the next process, same consumer name
     await run_until(second, lambda: len(handler.calls) == 2, "the rest redelivered")
     assert handler.legs == ["m1", "m2"]

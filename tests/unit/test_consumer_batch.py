@@ -100,3 +100,45 @@ def test_batch_and_ledger_do_not_mix(bus: MemoryBus):
             ledger=True,
             batch_handler=batch,
         )
+
+
+async def test_a_trickle_of_events_is_still_handled_in_batches_with_linger(bus: MemoryBus):
+    """With ``linger_s`` a short read waits for more entries: events arriving one by one
+    reach the batch handler together (the projector's one transaction per batch)."""
+    import asyncio
+
+    calls: list[list[str]] = []
+    done = asyncio.Event()
+
+    async def batch(messages: list[c.Message]) -> None:
+        calls.append([m.id for m in messages])
+        if sum(map(len, calls)) == 4:
+            done.set()
+
+    async def single(message: c.Message, in_flight: bool) -> None:
+        calls.append([message.id])
+        if sum(map(len, calls)) == 4:
+            done.set()
+
+    consumer = Consumer(
+        bus,
+        stream=EVENTS_STREAM,
+        group="g",
+        name="n",
+        handler=single,
+        kind=c.Event,
+        batch_handler=batch,
+        block_ms=50,
+        linger_s=0.3,
+    )
+    await bus.ensure_group(EVENTS_STREAM, "g")
+    task = asyncio.create_task(consumer.run())
+    events = [ev(i) for i in range(4)]
+    for e in events:
+        await bus.publish(EVENTS_STREAM, c.encode(e))
+        await asyncio.sleep(0.02)
+    await asyncio.wait_for(done.wait(), 5)
+    consumer.stop()
+    await asyncio.wait_for(task, 5)
+    assert calls == [[e.id for e in events]]
+    assert await bus.pending_count(EVENTS_STREAM, "g") == 0

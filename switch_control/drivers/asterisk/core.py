@@ -254,9 +254,11 @@ class AsteriskCore:
             waiter.set_result(None)
         known = self.legs.get(ch.id)
         if known is not None:
-            # a leg we dialled enters the app when it answers (after ChannelStateChange Up)
+            # a leg we dialled enters the app when it answers (after ChannelStateChange Up);
+            # joined in a task: addChannel waits for the channel to be in the bridge, and
+            # the event stream must not wait with it (every call would queue behind it)
             if known.join_bridge:
-                await self._join(known)
+                self._spawn(self._join(known))
             return
         result = tr.offered(ev, ch)
         if result is None:

@@ -38,7 +38,7 @@ class AriConfig:
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
     request_timeout: float = 10.0
-    max_connections: int = 16
+    max_connections: int = 64
 
 
 class AriClient:
