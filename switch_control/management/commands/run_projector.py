@@ -8,7 +8,7 @@ import signal
 
 from asgiref.sync import sync_to_async
 from django.core.management.base import BaseCommand
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, connection
 from redis.exceptions import RedisError
 
 from reports.projector import project, project_many
@@ -17,13 +17,23 @@ from switch_control.bus import EVENTS_STREAM, Consumer
 from switch_control.wiring import make_bus, redis_client
 
 
+def _usable_connection() -> None:
+    """Drop the DB connection only if it broke: reopening it for every batch (what
+    ``close_old_connections`` does with CONN_MAX_AGE=0) cost the projector ~10 % CPU."""
+    if connection.connection is not None and connection.errors_occurred:
+        if connection.is_usable():
+            connection.errors_occurred = False
+        else:
+            connection.close()
+
+
 def _project(event: c.Event) -> bool:
-    close_old_connections()
+    _usable_connection()
     return project(event)
 
 
 def _project_many(events: list[c.Message]) -> int:
-    close_old_connections()
+    _usable_connection()
     return project_many([e for e in events if isinstance(e, c.Event)])
 
 
