@@ -32,6 +32,7 @@ from ..contract import (
 )
 from ..contract.commands import EndpointKind
 from ..errors import CommandRejected, NoSuchCall, OriginateFailed, SwitchUnavailable
+from . import dtmf
 
 
 @dataclass
@@ -195,21 +196,14 @@ class FakeDriver:
         leg = self._leg(leg_id)
         if prompt:
             await self.play(leg_id, prompt)
-        digits = ""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + overall_timeout
-        timeout = first_digit_timeout
-        while len(digits) < max_digits:
-            remaining = min(timeout, deadline - loop.time())
-            try:
-                d = await asyncio.wait_for(leg.dtmf.get(), max(remaining, 0))
-            except TimeoutError:
-                return digits, True
-            if d == terminator:
-                return digits, False
-            digits += d
-            timeout = inter_digit_timeout
-        return digits, False
+        return await dtmf.collect(
+            leg.dtmf.get,
+            max_digits=max_digits,
+            terminator=terminator,
+            first_digit_timeout=first_digit_timeout,
+            inter_digit_timeout=inter_digit_timeout,
+            overall_timeout=overall_timeout,
+        )
 
     async def hold(self, leg_id: str) -> None:
         leg = self._leg(leg_id)

@@ -20,6 +20,7 @@ from ...contract import (
 )
 from ...errors import CommandRejected, NoSuchCall, SwitchUnavailable
 from ...protocols.esl import EslClient, EslEvent
+from .. import dtmf
 from . import translate as tr
 from .core import FreeSwitchConfig
 from .dialing import FreeSwitchDialing
@@ -153,31 +154,27 @@ class FreeSwitchLegs(FreeSwitchDialing):
         queue: asyncio.Queue[str] = asyncio.Queue()
         self._collectors[leg_id] = queue
         playback = await self.play(leg_id, prompt) if prompt else ""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + overall_timeout
-        digits, timeout = "", first_digit_timeout
+
+        async def barge_in() -> None:
+            nonlocal playback
+            if playback:
+                await self._quiet_stop(playback)
+                playback = ""
+
         try:
-            while len(digits) < max_digits:
-                remaining = min(timeout, deadline - loop.time())
-                if remaining <= 0:
-                    return digits, True
-                try:
-                    digit = await asyncio.wait_for(queue.get(), remaining)
-                except TimeoutError:
-                    return digits, True
-                if playback:  # barge-in: the first key stops the prompt
-                    await self._quiet_stop(playback)
-                    playback = ""
-                if digit == terminator:
-                    return digits, False
-                digits += digit
-                timeout = inter_digit_timeout
-            return digits, False
+            return await dtmf.collect(
+                queue.get,
+                max_digits=max_digits,
+                terminator=terminator,
+                first_digit_timeout=first_digit_timeout,
+                inter_digit_timeout=inter_digit_timeout,
+                overall_timeout=overall_timeout,
+                on_first_digit=barge_in,
+            )
         finally:
             if self._collectors.get(leg_id) is queue:
                 del self._collectors[leg_id]
-            if playback:
-                await self._quiet_stop(playback)
+            await barge_in()
 
     async def _quiet_stop(self, playback_id: str) -> None:
         try:
