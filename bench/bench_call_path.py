@@ -1288,16 +1288,10 @@ def findings_lines(rep: Report) -> list[str]:
             "noise is about +-1.5 ms): as configured 10.6; AMI not connected 9.9; "
             "`subscribeAll=false` 11.7 (and agent legs were never bridged: their events "
             "did not reach the app); Asterisk CDRs off (`cdr.conf` enable = no) 11.2; no "
-            "hangup handler (no AstDB write) 11.5. None of these is a lever; declining "
-            "stasis message types (`stasis.conf`) that AMI subscribes to makes Asterisk "
-            "refuse to start."
+            "hangup handler (no AstDB write) 11.5; no `channelvars` in `ari.conf` 12.0. "
+            "None of these is a lever; declining stasis message types (`stasis.conf`) "
+            "that AMI subscribes to makes Asterisk refuse to start."
         )
-    item(
-        "`scripts/sipp.py` `phone_scenario`: a phone that hangs up by itself (its `talk_s` "
-        "runs out) sends a BYE Asterisk cannot match (caller's From/To not swapped, empty "
-        "request URI: no `rrs` on the INVITE); the bench uses its own agent scenario "
-        "(`bench/sipp_calls.py`)."
-    )
     return L
 
 

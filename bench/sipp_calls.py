@@ -42,10 +42,9 @@ def caller_hangs_up(from_user: str, hold_s: float, audio: bool | str = False) ->
 def agent_hangs_up_after(talk_ms: int) -> str:
     """An agent phone (UAS) that answers at once and hangs up ``talk_ms`` after the ACK.
 
-    ``scripts/sipp.py``'s ``phone_scenario`` cannot be used for this: its own BYE keeps the
-    caller's From/To (no swap for a UAS) and has an empty request URI (no ``rrs`` on the
-    INVITE), so Asterisk never matches it to the dialog. Here the INVITE's Contact is kept
-    (``rrs``) and From/To are swapped from the INVITE's headers."""
+    Like ``scripts/sipp.py``'s ``phone_scenario`` (same dialog handling: the INVITE's
+    Contact kept with ``rrs``, From/To swapped in our BYE), minus the RTP and with the
+    hang-up in milliseconds."""
     resp = """[last_Via:]
 [last_From:]
 [last_To:];tag=[pid]SIPpTag01[call_number]

@@ -192,9 +192,23 @@ def phone_scenario(
     after ``talk_s`` unless the other side sends BYE first. ``answer="busy"`` sends 486,
     ``"ignore"`` rings until CANCEL."""
     port = str(media_port) if media_port else "[media_port]"
-    head = """<?xml version="1.0" encoding="UTF-8"?>
+    # the INVITE's Contact (rrs) is where our own BYE goes, and its From/To are swapped in
+    # that BYE (we are the UAS): otherwise Asterisk cannot match it to the dialog
+    # (only the answering phone: SIPp refuses a variable that is set but never used)
+    keep = """
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="local"/>
+    </action>
+  """
+    invite = (
+        '<recv request="INVITE" crlf="true"/>'
+        if answer in ("busy", "ignore")
+        else f'<recv request="INVITE" crlf="true" rrs="true">{keep}</recv>'
+    )
+    head = f"""<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="phone">
-  <recv request="INVITE" crlf="true"/>
+  {invite}
   <send><![CDATA[
 SIP/2.0 180 Ringing
 [last_Via:]
@@ -281,8 +295,8 @@ Content-Length: 0
   <send retrans="500"><![CDATA[
 BYE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-[last_From:]
-[last_To:]
+From: [$local];tag=[pid]SIPpTag01[call_number]
+To: [$remote]
 [routes]
 Call-ID: [call_id]
 CSeq: 2 BYE

@@ -77,6 +77,18 @@ async def test_originate_agent_and_bridge_with_caller(h: Harness):
     assert h.events.of(c.CallOffered, leg_id=agent_leg)[0].call_id == offered.call_id
 
 
+async def test_agent_phone_hanging_up_ends_its_leg_with_normal_clearing(h: Harness):
+    """The agent's own BYE (the phone hangs up 2 s into the call) is accepted by Asterisk:
+    the agent leg ends normally, the caller stays, and the phone sees its BYE answered."""
+    agent = await h.phone("1001", audio=False, talk_s=2.0)
+    offered, _ = await h.call_in(audio=False)
+    _, agent_leg = await h.answered_in_bridge(offered, "1001")
+    ended = await h.events.wait(c.CallEnded, leg_id=agent_leg, timeout=10)
+    assert ended.cause is c.HangupCause.NORMAL_CLEARING
+    assert offered.leg_id in h.channel_ids()  # only the agent left
+    assert await asyncio.to_thread(agent.sipp.wait, 10) == 0, agent.sipp.output()
+
+
 async def test_originate_to_an_offline_agent_fails_cleanly(h: Harness):
     offered, _ = await h.call_in(audio=False)
     with pytest.raises(CommandRejected):
