@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -286,6 +286,14 @@ def _update(model: type[Model], rows: list[Any], fields: tuple[str, ...]) -> Non
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def prune_processed(older_than: timedelta) -> int:
+    """Forget event ids projected longer ago than ``older_than`` (the idempotency window
+    only has to outlive redelivery from the stream); returns how many were deleted."""
+    cutoff = datetime.now(tz=UTC) - older_than
+    deleted, _ = ProcessedEvent.objects.filter(processed_at__lt=cutoff).delete()
+    return deleted
 
 
 def _mark_processed(events: list[c.Event]) -> None:

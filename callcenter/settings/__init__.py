@@ -142,6 +142,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # --- the switch and the controller -------------------------------------------------
 SWITCH_KIND = env("SWITCH_KIND", "asterisk")  # asterisk | freeswitch | fake
 CONTROLLER_NAME = env("CONTROLLER_NAME", "controller-1")
+# how long the projector remembers the ids of events it projected (redelivery guard)
+PROJECTOR_DEDUP_DAYS = int(env("PROJECTOR_DEDUP_DAYS", "7"))
 ARI_URL = env("ARI_URL", "http://127.0.0.1:8088/ari")
 ARI_USER = env("ARI_USER", "callcenter")
 ARI_PASSWORD = env("ARI_PASSWORD")

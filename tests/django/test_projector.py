@@ -158,3 +158,21 @@ def test_a_batch_reading_rows_written_by_earlier_batches_keeps_them():
     assert call.ended_at is not None and call.caller_number == "13800138000"
     assert call.duration == 65.0 and call.end_cause == "NORMAL_CLEARING"
     assert CallLeg.objects.filter(call=call, ended_at__isnull=True).count() == 0
+
+
+def test_old_event_ids_are_pruned_and_recent_ones_kept(agent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reports.projector import prune_processed
+
+    events = call_events("call-7")
+    project_many(events)
+    old = events[:3]
+    ProcessedEvent.objects.filter(event_id__in=[e.id for e in old]).update(
+        processed_at=timezone.now() - timedelta(days=8)
+    )
+    assert prune_processed(timedelta(days=7)) == 3
+    assert ProcessedEvent.objects.count() == len(events) - 3
+    assert Call.objects.get(call_id="call-7").ended_at is not None  # CDRs untouched

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from datetime import timedelta
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, connection
 from redis.exceptions import RedisError
 
-from reports.projector import project, project_many
+from reports.projector import project, project_many, prune_processed
 from switch_control import contract as c
 from switch_control.bus import EVENTS_STREAM, Consumer
 from switch_control.wiring import make_bus, redis_client
@@ -25,6 +27,11 @@ def _usable_connection() -> None:
             connection.errors_occurred = False
         else:
             connection.close()
+
+
+def _prune(keep: timedelta) -> int:
+    _usable_connection()
+    return prune_processed(keep)
 
 
 def _project(event: c.Event) -> bool:
@@ -74,6 +81,7 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, consumer.stop)
+        pruner = asyncio.create_task(self._prune_forever())
         warned = ""
         try:
             while True:
@@ -86,4 +94,19 @@ class Command(BaseCommand):
                         warned = str(exc)
                     await asyncio.sleep(1)
         finally:
+            pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruner
             await client.aclose()
+
+    async def _prune_forever(self) -> None:
+        """Hourly: drop idempotency keys older than PROJECTOR_DEDUP_DAYS (the table would
+        otherwise grow by every event ever projected)."""
+        keep = timedelta(days=settings.PROJECTOR_DEDUP_DAYS)
+        prune = sync_to_async(_prune, thread_sensitive=True)
+        while True:
+            try:
+                await prune(keep)
+            except (OperationalError, InterfaceError) as exc:
+                self.stderr.write(f"projector: pruning processed event ids failed ({exc})\n")
+            await asyncio.sleep(3600)
