@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from . import contract as c
 from .bus import COMMANDS_STREAM, EVENTS_STREAM, Bus, Consumer
+from .bus.redis_streams import HARD_MAXLEN, trim_consumed
 from .callcontrol import CallControl, KnownLeg
 from .engine.calls import CallPhase, CallState, apply
 from .engine.policy import PolicyConfig, decide
@@ -44,6 +45,7 @@ class ControllerConfig:
     name: str = "controller-1"
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     heartbeat_s: float = 2.0
+    trim_every_s: float = 30.0  # trim the streams behind their consumers this often
     status_ttl_s: int = 10
     drain_timeout_s: float = 10.0
 
@@ -223,7 +225,7 @@ class Controller:
                             pipe.xadd(
                                 EVENTS_STREAM,
                                 {b"m": c.encode(event)},
-                                maxlen=1_000_000,
+                                maxlen=HARD_MAXLEN,
                                 approximate=True,
                             )
                         if live:
@@ -284,6 +286,7 @@ class Controller:
         }
 
     async def _heartbeat(self) -> None:
+        trimmed_at = 0.0
         while True:
             try:
                 await self.redis.set(
@@ -291,6 +294,10 @@ class Controller:
                     orjson.dumps(await self.status()),
                     ex=self.config.status_ttl_s,
                 )
+                if time.monotonic() - trimmed_at >= self.config.trim_every_s:
+                    trimmed_at = time.monotonic()
+                    for stream in (EVENTS_STREAM, COMMANDS_STREAM):
+                        await trim_consumed(self.redis, stream)
             except RedisError as exc:
                 logger.debug("heartbeat not written: %s", exc)
             await asyncio.sleep(self.config.heartbeat_s)

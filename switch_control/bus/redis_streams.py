@@ -18,12 +18,58 @@ LEDGER_PREFIX = "callctl:ledger:"
 LEDGER_TTL = 24 * 3600
 
 
+# Streams are trimmed behind their slowest consumer group (``trim_consumed``); this cap
+# only bounds Redis's memory when a group stops consuming altogether.
+HARD_MAXLEN = 5_000_000
+
+
+def _id(entry_id: bytes | str) -> tuple[int, int]:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def trim_consumed(
+    redis: aioredis.Redis, stream: str, *, keep_s: float = 900.0, approximate: bool = True
+) -> int:
+    """Drop the entries every consumer group of ``stream`` has acknowledged.
+
+    An entry may go when, in each group, it was delivered (up to the group's
+    last-delivered id) and is no longer pending. A stream without groups is left alone
+    (whoever will read it has not started yet): only ``HARD_MAXLEN`` bounds it. With a
+    MAXLEN alone, a projector that is down long enough would find the events it had not
+    projected trimmed away: CDRs lost. The last ``keep_s`` seconds stay in any case (a
+    short history for tools that read the stream with XRANGE). Returns how many entries
+    were removed."""
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:  # no such stream yet
+        return 0
+    if not groups:
+        return 0
+    safe: list[tuple[int, int]] = []
+    for group in groups:
+        last_ms, last_seq = _id(group["last-delivered-id"])
+        if int(group["pending"]):
+            summary = await redis.xpending(stream, group["name"])
+            safe.append(_id(summary["min"]))
+        else:
+            safe.append((last_ms, last_seq + 1))
+    if keep_s > 0:
+        now_s, now_us = await redis.time()
+        safe.append((int(now_s) * 1000 + int(now_us) // 1000 - int(keep_s * 1000), 0))
+    ms, seq = min(safe)
+    if (ms, seq) <= (0, 1):
+        return 0
+    return int(await redis.xtrim(stream, minid=f"{ms}-{seq}", approximate=approximate))
+
+
 class RedisBus:
     def __init__(
         self,
         client: aioredis.Redis,
         *,
-        maxlen: int = 1_000_000,
+        maxlen: int = HARD_MAXLEN,
         claim_idle_ms: int = 60_000,
     ) -> None:
         self.redis = client

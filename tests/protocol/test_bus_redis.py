@@ -331,3 +331,42 @@ async def test_killed_mid_handling_redelivered_with_in_flight_once(
     assert calls == [("cmd-77", True)]
     assert await second_bus.ledger_get("cmd-77") is LedgerState.DONE
     assert await second_bus.pending_count(STREAM, GROUP) == 0
+
+
+async def test_streams_are_trimmed_behind_the_slowest_consumer_group(redis_db: str):
+    """Entries every group acknowledged go; anything a group has not read or not acked
+    stays, however long that group is away (a projector down for hours loses no event)."""
+    from switch_control.bus.redis_streams import trim_consumed
+
+    client = aioredis.Redis.from_url(redis_db, decode_responses=False)
+    try:
+        stream = "test:trim"
+        ids = [await client.xadd(stream, {b"m": b"%d" % i}) for i in range(10)]
+        assert await trim_consumed(client, stream, keep_s=0, approximate=False) == 0  # no group yet
+        await client.xgroup_create(stream, "fast", id="0")
+        await client.xgroup_create(stream, "slow", id="0")
+        fast = await client.xreadgroup("fast", "f1", {stream: ">"}, count=10)
+        await client.xack(stream, "fast", *[eid for eid, _ in fast[0][1]])
+        slow = await client.xreadgroup("slow", "s1", {stream: ">"}, count=6)
+        await client.xack(stream, "slow", *[eid for eid, _ in slow[0][1]][:4])
+        # slow: 0-3 acked, 4-5 pending, 6-9 never read -> 0-3 may go, nothing else
+        assert await trim_consumed(client, stream, keep_s=0, approximate=False) == 4
+        left = [eid for eid, _ in await client.xrange(stream)]
+        assert left == ids[4:]
+        await client.xack(stream, "slow", *ids[4:6])
+        assert await trim_consumed(client, stream, keep_s=0, approximate=False) == 2
+        rest = await client.xreadgroup("slow", "s1", {stream: ">"}, count=10)
+        assert [eid for eid, _ in rest[0][1]] == ids[6:]  # the unread ones are all there
+        await client.xack(stream, "slow", *ids[6:])
+        assert await trim_consumed(client, stream, keep_s=0, approximate=False) == 4
+        assert await client.xlen(stream) == 0
+        ids = [await client.xadd(stream, {b"m": b"x"}) for _ in range(3)]
+        got = await client.xreadgroup("fast", "f1", {stream: ">"}, count=10)
+        await client.xack(stream, "fast", *[eid for eid, _ in got[0][1]])
+        got = await client.xreadgroup("slow", "s1", {stream: ">"}, count=10)
+        await client.xack(stream, "slow", *[eid for eid, _ in got[0][1]])
+        # consumed by all, but recent: kept as a short history
+        assert await trim_consumed(client, stream, keep_s=60, approximate=False) == 0
+        assert await client.xlen(stream) == 3
+    finally:
+        await client.aclose()
