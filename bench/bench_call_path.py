@@ -1290,7 +1290,11 @@ def findings_lines(rep: Report) -> list[str]:
             "did not reach the app); Asterisk CDRs off (`cdr.conf` enable = no) 11.2; no "
             "hangup handler (no AstDB write) 11.5; no `channelvars` in `ari.conf` 12.0. "
             "None of these is a lever; declining stasis message types (`stasis.conf`) "
-            "that AMI subscribes to makes Asterisk refuse to start."
+            "that AMI subscribes to makes Asterisk refuse to start. `perf record` of "
+            "Asterisk during such a step (Debian's binaries: dynamic symbols only) shows "
+            "no hot spot: allocation, ao2 reference counting and locking spread over "
+            "everything, the kernel (thread wake-ups, syscalls) ~30 %, JSON building "
+            "(jansson) ~5 %, decoding the GSM prompt ~2 %, AstDB (SQLite) < 1 %."
         )
     return L
 
@@ -1360,8 +1364,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds of calls per step")
     ap.add_argument("--rates-a", type=parse_rates, default=parse_rates("100,200,400,700,1000"))
     ap.add_argument("--rates-b", type=parse_rates, default=parse_rates("50,100,200,300,400"))
-    ap.add_argument("--rates-c0", type=parse_rates, default=parse_rates("25,35,50,75,100,150,200"))
-    ap.add_argument("--rates-c2", type=parse_rates, default=parse_rates("25,35,50,75,90,120"))
+    ap.add_argument(
+        "--rates-c0", type=parse_rates, default=parse_rates("25,35,50,75,100,125,150,200")
+    )
+    ap.add_argument("--rates-c2", type=parse_rates, default=parse_rates("25,35,50,75,90,105,120"))
     ap.add_argument("--profile-rate", type=float, default=50.0)
     ap.add_argument("--rss-calls", type=int, default=300)
     ap.add_argument("--rss-rate", type=float, default=30.0)
