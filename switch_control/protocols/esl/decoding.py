@@ -25,6 +25,7 @@ __all__ = [
     "header_lines",
     "json_event",
     "json_fallback",
+    "json_text",
     "plain_event",
     "plain_headers",
     "stringify_values",
@@ -168,8 +169,14 @@ def json_event(raw: memoryview, errors: str, offset: int) -> EslEvent:
     except TypeError:
         stringify_values(obj)
     if body is not None and type(body) is not str:
-        body = json.dumps(body, ensure_ascii=False)
+        body = json_text(body)
     return EslEvent(obj, body, "json")
+
+
+def json_text(value: Any) -> str:
+    """A non-string JSON value as text (how a ``_body`` or header that is not a string
+    becomes one)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def json_fallback(raw: memoryview, errors: str, offset: int) -> Any:
@@ -189,4 +196,4 @@ def stringify_values(obj: dict[str, Any]) -> None:
         if type(value) is list and all(type(v) is str for v in value):
             obj[key] = value[0] if len(value) == 1 else "ARRAY::" + "|:".join(value)
         else:
-            obj[key] = json.dumps(value, ensure_ascii=False)
+            obj[key] = json_text(value)

@@ -56,6 +56,7 @@ from .decoding import (
     header_lines,
     json_event,
     json_fallback,
+    json_text,
     plain_event,
     stringify_values,
 )
@@ -71,6 +72,7 @@ _UNICODE_ERRORS: Final = ("strict", "replace", "surrogateescape")
 _CL_PREFIX: Final = b"Content-Length: "
 _CT_JSON_LINE: Final = b"Content-Type: text/event-json"
 _CT_PLAIN_LINE: Final = b"Content-Type: text/event-plain"
+_JSON_TAIL: Final = b"\nContent-Type: text/event-json\n\n"  # 32 bytes
 
 
 class EslParser:
@@ -206,6 +208,34 @@ class EslParser:
         join = "".join
         new_frame = EslMessage.event_frame
         while pos < n:
+            # Fastest path, the JSON event frame: one search checks the whole header block
+            # ("Content-Length: <digits>\nContent-Type: text/event-json\n\n"); anything
+            # else (incomplete, too long, other frames) goes the general way below.
+            if startswith(_CL_PREFIX, pos):
+                nl = find(_JSON_TAIL, pos + 16, pos + 60)
+                if nl > pos + 16:
+                    digits = data[pos + 16 : nl]
+                    start = nl + 32
+                    if digits.isdigit() and (length := int(digits)) <= max_body:
+                        if n - start >= length:
+                            try:
+                                obj = loads(view[start : start + length])
+                            except JSONDecodeError:
+                                obj = json_fallback(
+                                    view[start : start + length], self._errors, base + start
+                                )
+                            if type(obj) is not dict:
+                                self._fail("JSON event body is not an object", base + start)
+                            body = obj.pop("_body", None)
+                            try:
+                                join(obj.values())  # in C: every value is a str
+                            except TypeError:
+                                stringify_values(obj)
+                            if body is not None and type(body) is not str:
+                                body = json_text(body)
+                            append(new_frame(EslEvent(obj, body, "json"), CT_EVENT_JSON, digits))
+                            pos = start + length
+                            continue
             if data[pos] == 10:  # stray empty line between frames
                 pos += 1
                 continue
@@ -239,24 +269,8 @@ class EslParser:
                         self._body_need = length
                         pos = start
                         break
-                    if ct is CT_EVENT_JSON:
-                        # Inlined JSON event path (the hot one).
-                        try:
-                            obj = loads(view[start : start + length])
-                        except JSONDecodeError:
-                            obj = json_fallback(
-                                view[start : start + length], self._errors, base + start
-                            )
-                        if type(obj) is not dict:
-                            self._fail("JSON event body is not an object", base + start)
-                        body = obj.pop("_body", None)
-                        try:
-                            join(obj.values())  # in C: every value is a str
-                        except TypeError:
-                            stringify_values(obj)
-                        if body is not None and type(body) is not str:
-                            body = orjson.dumps(body).decode()
-                        event = EslEvent(obj, body, "json")
+                    if ct is CT_EVENT_JSON:  # (complete JSON frames take the path above)
+                        event = json_event(view[start : start + length], self._errors, base + start)
                     else:
                         event = plain_event(data, start, start + length, self._errors, base + start)
                     append(new_frame(event, ct, digits))

@@ -311,3 +311,29 @@ def test_non_standard_escapes_take_the_exact_path() -> None:
         "C": "line1\nline2",
         "D": "tight",
     }
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 10_000])
+def test_json_events_decode_alike_whole_or_split_across_reads(chunk: int) -> None:
+    """A complete JSON frame takes the parser's fastest path, one split across reads the
+    general one: headers and body must come out the same, odd values included."""
+    body = (
+        b'{"Event-Name":"CUSTOM","Event-Subclass":"x::y","n":5,"ok":true,"none":null,'
+        b'"arr":["a","b"],"one":["\xe5\xbc\xa0"],"obj":{"k":"v"},"_body":{"r":[1,2]}}'
+    )
+    frame = b"Content-Length: %d\nContent-Type: text/event-json\n\n%s" % (len(body), body)
+    data = frame * 3
+    parser = EslParser()
+    split = [m for i in range(0, len(data), chunk) for m in parser.feed(data[i : i + chunk])]
+    (whole, *_) = EslParser().feed(data)
+    assert len(split) == 3
+    for message in split:
+        assert message.event is not None and whole.event is not None
+        assert message.event.headers == whole.event.headers
+        assert message.event.body == whole.event.body
+        assert message.headers == whole.headers
+    headers = whole.event.headers
+    assert (headers["n"], headers["ok"], headers["none"]) == ("5", "true", "null")
+    assert (headers["arr"], headers["one"], headers["obj"]) == ("ARRAY::a|:b", "张", '{"k": "v"}')
+    assert whole.event.body == '{"r": [1, 2]}'
+    assert whole.headers == {"Content-Length": str(len(body)), "Content-Type": "text/event-json"}
