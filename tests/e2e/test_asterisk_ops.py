@@ -89,6 +89,27 @@ async def test_agent_phone_hanging_up_ends_its_leg_with_normal_clearing(h: Harne
     assert await asyncio.to_thread(agent.sipp.wait, 10) == 0, agent.sipp.output()
 
 
+async def test_caller_name_with_quotes_and_commas_reaches_the_agent_leg(h: Harness):
+    """A display name holding Asterisk's own syntax ("name" <number>) still dials, with
+    full-width look-alikes; a Chinese name arrives unchanged."""
+    await h.phone("1001", audio=False, ring_ms=3000)
+    await h.driver.originate(
+        leg_id="cid-1",
+        destination="1001",
+        caller_id_number="13800138000",
+        caller_id_name='Wang, Li "VIP" <x>',
+    )
+    await h.driver.originate(
+        leg_id="cid-2", destination="1001", caller_id_number="13800138000", caller_id_name="张三"
+    )
+    await h.events.wait(c.CallRinging, leg_id="cid-2", timeout=10)
+    names = {x: h.sandbox.ari_get(f"/channels/{x}")["caller"] for x in ("cid-1", "cid-2")}
+    assert names["cid-1"] == {"name": "Wang， Li ”VIP” ＜x＞", "number": "13800138000"}
+    assert names["cid-2"] == {"name": "张三", "number": "13800138000"}
+    for x in names:
+        await h.driver.hangup(x)
+
+
 async def test_originate_to_an_offline_agent_fails_cleanly(h: Harness):
     offered, _ = await h.call_in(audio=False)
     with pytest.raises(CommandRejected):

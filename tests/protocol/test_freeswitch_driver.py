@@ -249,6 +249,25 @@ async def test_originate_refuses_a_duplicate_or_unsafe_leg(rig: Rig) -> None:
     assert len(events.of(c.CallOffered, leg_id="dup")) == 1
 
 
+async def test_a_caller_name_with_switch_syntax_in_it_still_dials(rig: Rig) -> None:
+    """Commas, quotes and braces would break the originate's {var=...} block: they become
+    full-width look-alikes instead of failing the call; Chinese names pass unchanged."""
+    events = Events()
+    driver = await rig.driver(events)
+    rig.fake.agent_register("1001")
+    rig.fake.set_endpoint("1001", "ring")
+    await driver.originate(
+        leg_id="n1",
+        destination="1001",
+        caller_id_name="Wang, Li's {VIP}\n",
+        caller_id_number="1380",
+    )
+    await driver.originate(leg_id="n2", destination="1001", caller_id_name="张 三")
+    await events.wait(c.CallOffered, leg_id="n2")
+    assert rig.fake.channels["n1"].profile.caller_id_name == "Wang， Li’s （VIP）"
+    assert rig.fake.channels["n2"].profile.caller_id_name == "张 三"
+
+
 async def test_endpoint_online(rig: Rig) -> None:
     events = Events()
     driver = await rig.driver(events)

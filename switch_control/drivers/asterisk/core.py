@@ -40,6 +40,7 @@ from ...errors import CommandRejected, NoSuchCall, OriginateFailed, SwitchUnavai
 from ...protocols.ami import AmiClient
 from ...protocols.ari import AriClient, AriEvent, Channel
 from .. import dtmf
+from ..callerid import safe_caller_name
 from . import translate as tr
 from .translate import LegInfo
 
@@ -506,6 +507,7 @@ class AsteriskCore:
         chan_vars = {"CC_CALL_ID": call_id, "CC_ROLE": role.value, **variables}
         if caller_id_number:
             chan_vars["CALLERID(num)"] = caller_id_number
+        caller_id_name = safe_caller_name(caller_id_name)
         if caller_id_name:
             chan_vars["CALLERID(name)"] = caller_id_name
         if leg_id in self.legs:

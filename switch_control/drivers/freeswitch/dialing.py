@@ -12,6 +12,7 @@ from ...contract import CallEnded, Direction, HangupCause, LegRole
 from ...contract.commands import EndpointKind
 from ...errors import CommandRejected, OriginateFailed, SwitchUnavailable
 from ...protocols.esl.jobs import BackgroundJob
+from ..callerid import safe_caller_name
 from . import translate as tr
 from .core import marker
 from .media import brace_vars, check_id
@@ -119,7 +120,7 @@ class FreeSwitchDialing(FreeSwitchSync):
         if leg.caller_number:
             chan_vars["origination_caller_id_number"] = leg.caller_number
         if caller_id_name:
-            chan_vars["origination_caller_id_name"] = caller_id_name
+            chan_vars["origination_caller_id_name"] = safe_caller_name(caller_id_name)
         chan_vars |= {k: v for k, v in (variables or {}).items() if not k.startswith("CC_")}
         chan_vars |= extra or {}
         command = f"originate {brace_vars(chan_vars)}{self.endpoint(destination, kind)} {target}"
