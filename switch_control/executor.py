@@ -25,6 +25,7 @@ class Executor:
         self.driver = driver
         self.emit = emit
         self._playbacks: dict[str, asyncio.Future[None]] = {}
+        self._playbacks_of: dict[str, set[str]] = {}  # leg id -> its awaited playbacks
 
     async def on_event(self, event: c.Event) -> None:
         """Feed driver events (to finish ``PlayPrompt(wait=True)``)."""
@@ -33,8 +34,10 @@ class Executor:
             if fut is not None and not fut.done():
                 fut.set_result(None)
         elif isinstance(event, c.CallEnded):
-            for pid, fut in list(self._playbacks.items()):
-                if pid.startswith(event.leg_id + ":") and not fut.done():
+            # (indexed by leg: a scan of every playback per hangup grows with the calls)
+            for pid in self._playbacks_of.get(event.leg_id, ()):
+                fut = self._playbacks.get(pid)
+                if fut is not None and not fut.done():
                     fut.set_result(None)
 
     async def run(self, cmd: c.Command) -> None:
@@ -50,11 +53,17 @@ class Executor:
                     pid = f"{cmd.leg_id}:{cmd.playback_id or cmd.id}"
                     fut = asyncio.get_running_loop().create_future()
                     self._playbacks[pid] = fut
+                    self._playbacks_of.setdefault(cmd.leg_id, set()).add(pid)
                     try:
                         await d.play(cmd.leg_id, cmd.media, pid)
                         await asyncio.wait_for(fut, 120)
                     finally:
                         self._playbacks.pop(pid, None)
+                        mine = self._playbacks_of.get(cmd.leg_id)
+                        if mine is not None:
+                            mine.discard(pid)
+                            if not mine:
+                                del self._playbacks_of[cmd.leg_id]
                 else:
                     await d.play(cmd.leg_id, cmd.media, cmd.playback_id)
             case c.CollectDigits():

@@ -559,3 +559,25 @@ async def test_complete_transfer_before_the_target_answers_is_refused(rig: Rig) 
     assert isinstance(failed, c.CommandFailed) and failed.error == "CommandRejected"
     assert "not answered" in failed.reason
     assert agent in rig.driver.legs  # the agent is still there to cancel
+
+
+async def test_a_hangup_ends_only_that_legs_awaited_playbacks(slow_rig: Rig) -> None:
+    rig = slow_rig
+    a, b = await rig.call(), await rig.call()
+    play_a = asyncio.create_task(
+        rig.executor.run(c.PlayPrompt(leg_id=a, media=("sound:x",), wait=True))
+    )
+    play_b = asyncio.create_task(
+        rig.executor.run(c.PlayPrompt(leg_id=b, media=("sound:x",), wait=True))
+    )
+    for _ in range(20):
+        await asyncio.sleep(0)
+    rig.parked.clear()  # no PlaybackFinished: only hangups end the waits
+    await rig.driver.world_hangup(a)
+    await rig.release(c.CallEnded)
+    await asyncio.wait_for(play_a, 1.0)
+    assert not play_b.done()  # the other caller's prompt is still playing
+    await rig.driver.world_hangup(b)
+    await rig.release(c.CallEnded)
+    await asyncio.wait_for(play_b, 1.0)
+    assert not rig.executor._playbacks and not rig.executor._playbacks_of  # nothing kept
