@@ -296,7 +296,7 @@ class AsteriskCore:
         bridge_id, leg.join_bridge = leg.join_bridge, ""
         try:
             await self._move(leg, bridge_id)
-        except (NoSuchCall, CommandRejected) as exc:
+        except (NoSuchCall, CommandRejected, SwitchUnavailable) as exc:  # (runs in a task)
             logger.warning("could not bridge answered leg [call %s]: %s", leg.call_id, exc)
             return
         await self._after_join(leg)
