@@ -47,3 +47,47 @@ async def collect(
         digits += digit
         timeout = inter_digit_timeout
     return digits, False
+
+
+async def collect_on_leg(
+    collectors: dict[str, asyncio.Queue[str]],
+    leg_id: str,
+    *,
+    start_prompt: Callable[[], Awaitable[str]] | None,
+    stop_prompt: Callable[[str], Awaitable[None]],
+    max_digits: int,
+    terminator: str,
+    first_digit_timeout: float,
+    inter_digit_timeout: float,
+    overall_timeout: float,
+) -> tuple[str, bool]:
+    """``collect`` for a driver that routes a leg's DTMF events to ``collectors[leg_id]``:
+    the queue is there before the prompt starts (keys pressed during it count), the first
+    key stops the prompt (``stop_prompt`` with the id ``start_prompt`` returned), and the
+    queue and a prompt still playing are gone afterwards, whatever happened."""
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    collectors[leg_id] = queue
+    playback = ""
+
+    async def barge_in() -> None:
+        nonlocal playback
+        if playback:
+            playing, playback = playback, ""
+            await stop_prompt(playing)
+
+    try:
+        if start_prompt is not None:
+            playback = await start_prompt()
+        return await collect(
+            queue.get,
+            max_digits=max_digits,
+            terminator=terminator,
+            first_digit_timeout=first_digit_timeout,
+            inter_digit_timeout=inter_digit_timeout,
+            overall_timeout=overall_timeout,
+            on_first_digit=barge_in,
+        )
+    finally:
+        if collectors.get(leg_id) is queue:
+            del collectors[leg_id]
+        await barge_in()

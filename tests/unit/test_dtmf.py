@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from switch_control.drivers.dtmf import collect
 
 
@@ -75,3 +77,41 @@ async def test_barge_in_runs_once_on_the_first_key():
     calls.clear()
     await collect(q.get, **rules(max_digits=3), on_first_digit=stop_prompt)
     assert calls == ["stop"]
+
+
+async def test_on_a_leg_keys_during_the_prompt_count_and_stop_it_and_nothing_stays():
+    from switch_control.drivers.dtmf import collect_on_leg
+
+    collectors: dict[str, asyncio.Queue[str]] = {}
+    stopped: list[str] = []
+
+    async def start() -> str:
+        collectors["leg"].put_nowait("7")  # pressed while the prompt plays
+        collectors["leg"].put_nowait("#")
+        return "pb-1"
+
+    async def stop(playback_id: str) -> None:
+        stopped.append(playback_id)
+
+    result = await collect_on_leg(
+        collectors, "leg", start_prompt=start, stop_prompt=stop, **rules()
+    )
+    assert result == ("7", False)
+    assert stopped == ["pb-1"]  # barge-in once, not again at the end
+    assert collectors == {}
+
+
+async def test_on_a_leg_a_prompt_that_fails_to_start_leaves_no_collector():
+    from switch_control.drivers.dtmf import collect_on_leg
+
+    collectors: dict[str, asyncio.Queue[str]] = {}
+
+    async def start() -> str:
+        raise RuntimeError("no such leg")
+
+    async def stop(playback_id: str) -> None:
+        raise AssertionError("nothing is playing")
+
+    with pytest.raises(RuntimeError):
+        await collect_on_leg(collectors, "leg", start_prompt=start, stop_prompt=stop, **rules())
+    assert collectors == {}

@@ -151,30 +151,17 @@ class FreeSwitchLegs(FreeSwitchDialing):
         overall_timeout: float = 15.0,
     ) -> tuple[str, bool]:
         self._known(leg_id)
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        self._collectors[leg_id] = queue
-        playback = await self.play(leg_id, prompt) if prompt else ""
-
-        async def barge_in() -> None:
-            nonlocal playback
-            if playback:
-                await self._quiet_stop(playback)
-                playback = ""
-
-        try:
-            return await dtmf.collect(
-                queue.get,
-                max_digits=max_digits,
-                terminator=terminator,
-                first_digit_timeout=first_digit_timeout,
-                inter_digit_timeout=inter_digit_timeout,
-                overall_timeout=overall_timeout,
-                on_first_digit=barge_in,
-            )
-        finally:
-            if self._collectors.get(leg_id) is queue:
-                del self._collectors[leg_id]
-            await barge_in()
+        return await dtmf.collect_on_leg(
+            self._collectors,
+            leg_id,
+            start_prompt=(lambda: self.play(leg_id, prompt)) if prompt else None,
+            stop_prompt=self._quiet_stop,
+            max_digits=max_digits,
+            terminator=terminator,
+            first_digit_timeout=first_digit_timeout,
+            inter_digit_timeout=inter_digit_timeout,
+            overall_timeout=overall_timeout,
+        )
 
     async def _quiet_stop(self, playback_id: str) -> None:
         try:
