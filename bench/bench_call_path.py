@@ -6,6 +6,8 @@ Compares on the same sandbox, same machine, same run:
     it as endpoint ``benchdp`` (PJSIP identifies by user name first);
 (b) a bare ARI app (``bench/bare_ari_app.py``: answer + hang up on StasisStart) behind
     [bench-ari] (callers as endpoint ``benchari``);
+(t) the same path as (c) by a thin single-purpose ARI app (``bench/thin_path_app.py``):
+    the issue's "physical limit", measured in the same run (hold 0 s and 2 s as for (c));
 (c) the real stack: ``manage.py run_controller`` + ``manage.py run_projector`` (Redis
     state and streams, SQLite CDRs) with the default policy: answer, play ``sound:beep``,
     put the caller in a bridge, originate agent 1001 (one registered SIPp phone that
@@ -37,7 +39,7 @@ cite file:line of the code as the controller and projector loaded it.
 Prints a summary and rewrites the call-path section of ``bench/RESULTS.md`` (between
 ``<!-- call-path:start -->`` and ``<!-- call-path:end -->``).
 
-    .venv/bin/python bench/bench_call_path.py            # ~5-7 min, needs root (sandbox)
+    .venv/bin/python bench/bench_call_path.py            # ~10-15 min, needs root (sandbox)
     .venv/bin/python bench/bench_call_path.py --quick    # 3 s steps, fewer rates
 
 Needs root, sip-tester, redis-server, the sandbox tarball (built on first use) and py-spy
@@ -91,6 +93,7 @@ DID = "4008001234"
 CONTROLLER_NAME = "bench-ctl"
 EVENTS_STREAM = "callctl:events"
 LIVE_CALLS = "callctl:calls"
+THIN_CDRS = "bench:thin:cdr"  # bench/thin_path_app.py
 AGENT_TALK_MS = 100  # "hold 0 s": the agent hangs up this long after answering
 RTP_PORTS = 6000  # 300 bridged calls = 600 channels x 2 ports; room for (a)'s bursts
 
@@ -193,6 +196,7 @@ class Bench:
         self.controller: subprocess.Popen[bytes] | None = None
         self.projector: subprocess.Popen[bytes] | None = None
         self.bare: subprocess.Popen[bytes] | None = None
+        self.thin: subprocess.Popen[bytes] | None = None
         self.phone: sipp.Sipp | None = None
         self.phone_port = 0
         self.report = Report(datetime.now(UTC))
@@ -348,6 +352,7 @@ class Bench:
             "projector": self.projector.pid if self.projector else 0,
             "redis": self.redis_proc.pid if self.redis_proc else 0,
             "bare app": self.bare.pid if self.bare else 0,
+            "thin app": self.thin.pid if self.thin else 0,
             "agent sipp": self.phone.proc.pid if self.phone else 0,
         }
         return {n: table[n] for n in names if table.get(n)}
@@ -359,6 +364,37 @@ class Bench:
             [PYTHON, str(BENCH / "bare_ari_app.py"), "--app", "bench"], "bare", env
         )
         self.wait_until(lambda: "ready" in self.log_tail("bare"), 20, "bare ARI app connected")
+
+    # ------------------------------------------------------------------ (t)
+    @property
+    def thin_did(self) -> bool:
+        return "did" in self.args.thin_like.split(",")
+
+    def start_thin(self) -> None:
+        env = self.stack_env()
+        env["THIN_LIKE"] = self.args.thin_like
+        self.thin = self.spawn(
+            [
+                *(PYTHON, str(BENCH / "thin_path_app.py"), "--agent", AGENT),
+                *("--app", env["ARI_APP"] if self.thin_did else "bench"),
+            ],
+            "thin",
+            env,
+        )
+        self.wait_until(lambda: "ready" in self.log_tail("thin"), 20, "thin ARI app connected")
+
+    def thin_cdrs(self, since_ms: int) -> tuple[int, int]:
+        """(CDRs, of them bridged) the thin app wrote since ``since_ms``."""
+        assert self.redis is not None
+        n, bridged, start = 0, 0, f"{since_ms}-0"
+        while True:
+            batch = self.redis.xrange(THIN_CDRS, min=start, max="+", count=5000)
+            if not batch:
+                return n, bridged
+            for _eid, fields in batch:
+                n += 1
+                bridged += bool(orjson.loads(fields[b"m"]).get("bridged"))
+            start = "(" + _s(batch[-1][0])
 
     # ------------------------------------------------------------------ (c)
     def controller_connected(self) -> bool:
@@ -497,6 +533,7 @@ class Bench:
         procs: tuple[str, ...],
         *,
         stack: bool = False,
+        thin: bool = False,
         duration: float | None = None,
         calls: int | None = None,
         limit: int | None = None,
@@ -509,7 +546,10 @@ class Bench:
         step = Step(mode, rate, hold, n)
         limit = limit or int(rate * (hold + 10)) + 50
         before_db = self.db_counts() if stack else (0, 0, 0)
-        phone_before = sipp_calls.counts(self.phone.workdir) if (stack and self.phone) else None
+        with_agent = stack or thin
+        phone_before = (
+            sipp_calls.counts(self.phone.workdir) if (with_agent and self.phone) else None
+        )
         since_ms = int(time.time() * 1000)
         meter = procstat.CpuMeter(self.pids(*procs))
         meter.start()
@@ -517,7 +557,7 @@ class Bench:
             xml,
             target=self.target,
             port=free_udp_port(),
-            service=DID if stack else "100",
+            service=DID if (stack or (thin and self.thin_did)) else "100",
             rate=rate,
             calls=n,
             limit=limit,
@@ -561,6 +601,11 @@ class Bench:
                     f"projector still {self.projector_lag()} events behind after "
                     f"{self.args.catchup:.0f} s"
                 )
+        if thin:
+            try:
+                self.wait_until(lambda: self.thin_cdrs(since_ms)[0] >= n, 10, "thin app CDRs")
+            except RuntimeError:
+                pass  # counted below
         step.drain_s = time.monotonic() - t_drain
         step.cpu = meter.stop()
         step.cpu["sipp callers"] = sipp_cpu
@@ -578,6 +623,12 @@ class Bench:
         step.p99 = sipp_calls.percentile(t.latencies_ms, 99)
         if rc not in (0, None) and not step.failed:
             step.notes.append(f"sipp exit {rc}")
+        if thin:
+            step.cdr, step.agent_bridged = self.thin_cdrs(since_ms)
+            step.open_calls = 0
+        if with_agent and self.phone is not None and phone_before is not None:
+            delta = sipp_calls.counts(self.phone.workdir).minus(phone_before)
+            step.agent_failed, step.agent_ok = delta.failed, delta.successful
         if stack:
             after = self.db_counts()
             step.cdr = after[0] - before_db[0]
@@ -586,9 +637,6 @@ class Bench:
             step.agent_bridged, step.answered_first, step.two_prompts = self.agent_leg_events(
                 since_ms
             )
-            if self.phone is not None and phone_before is not None:
-                delta = sipp_calls.counts(self.phone.workdir).minus(phone_before)
-                step.agent_failed, step.agent_ok = delta.failed, delta.successful
         if not (rc == 0 and step.failed == 0):
             errs = sorted(callers.workdir.glob("*_errors.log"))
             if errs:
@@ -605,7 +653,7 @@ class Bench:
             and not step.notes
             and step.p99 <= self.args.max_p99_ms
             and (
-                not stack
+                not with_agent
                 or (
                     step.cdr == n
                     and step.open_calls == 0
@@ -619,15 +667,15 @@ class Bench:
             step.notes.append(f"answer p99 {step.p99:.0f} ms > {self.args.max_p99_ms:g} ms")
         if step.achieved < 0.95 * rate and n > 1:
             step.notes.append(f"rate not sustained ({step.achieved:.0f} cps)")
-        if stack and step.cdr != n:
+        if with_agent and step.cdr != n:
             step.notes.append(f"{step.cdr} CDRs for {n} calls")
-        if stack and step.agent_ok != n:
+        if with_agent and step.agent_ok != n:
             why = ""
             if self.phone is not None and step.agent_failed:
                 errs = sorted(self.phone.workdir.glob("*_errors.log"))
                 why = f" ({sipp_calls.first_error(errs[0])})" if errs else ""
             step.notes.append(f"agent phone: {step.agent_ok} ok, {step.agent_failed} failed{why}")
-        if stack and step.agent_bridged != n:
+        if with_agent and step.agent_bridged != n:
             step.notes.append(f"{step.agent_bridged} agent legs bridged for {n} calls")
         cpu = ", ".join(f"{k} {step.ms_per_call(k):.2f}" for k in step.cpu)
         log(
@@ -653,6 +701,7 @@ class Bench:
         xml: str,
         *,
         stack: bool = False,
+        thin: bool = False,
         reserve_s: float = 0.0,
     ) -> None:
         self.report.series[series.mode] = series
@@ -662,7 +711,7 @@ class Bench:
                 series.skipped = f"rates from {rate:g} cps skipped (time budget)"
                 log(series.skipped)
                 return
-            step = self.run_step(series.mode, rate, hold, xml, series.procs, stack=stack)
+            step = self.run_step(series.mode, rate, hold, xml, series.procs, stack=stack, thin=thin)
             series.steps.append(step)
             if not step.clean:
                 return
@@ -798,6 +847,24 @@ class Bench:
             self.stop_proc(self.bare)
             self.bare = None
 
+        # (t) the thin reference for (c): same path, none of the machinery
+        tprocs = ("asterisk", "thin app", "redis", "agent sipp")
+        if "t0" in a.modes or "t2" in a.modes:
+            self.start_thin()
+        if "t0" in a.modes:
+            self.start_phone(hangs_up_at_once=True)
+            t0 = Series("t0", "(t) thin reference app, same path, hold 0 s", tprocs)
+            xml = sipp_calls.caller_waits_for_bye(CALLER if self.thin_did else "benchari", 15)
+            self.run_series(t0, a.rates_c0, 0.0, xml, thin=True, reserve_s=500)
+        if "t2" in a.modes:
+            self.start_phone(hangs_up_at_once=False)
+            t2 = Series("t2", "(t) thin reference app, same path, hold 2 s", tprocs)
+            xml = sipp_calls.caller_hangs_up(CALLER if self.thin_did else "benchari", 2.0)
+            self.run_series(t2, a.rates_c2, 2.0, xml, thin=True, reserve_s=350)
+        if self.thin is not None:
+            self.stop_proc(self.thin)
+            self.thin = None
+
         # (c) the real stack
         self.start_stack()
         procs = ("asterisk", "controller", "projector", "redis", "agent sipp")
@@ -865,9 +932,12 @@ def series_table(s: Series) -> list[str]:
     cols = ["rate (cps)", "achieved", "calls", "ok", "failed", "answer p50 / p99 (ms)"]
     cols += [f"{p} ms/call" for p in s.procs]
     cols += ["SIPp callers ms/call"]
+    thin = s.mode.startswith("t")
     if stack:
         cols += ["CDRs", "agent phone ok / bridged", "DB agent legs answered"]
         cols += ["answered before offered", "2nd prompt", "drain (s)"]
+    elif thin:
+        cols += ["CDRs", "agent phone ok / bridged"]
     cols += ["clean"]
     out = ["| " + " | ".join(cols) + " |", "|" + "---:|" * len(cols)]
     for st in s.steps:
@@ -890,6 +960,8 @@ def series_table(s: Series) -> list[str]:
                 str(st.two_prompts),
                 f"{st.drain_s:.1f}",
             ]
+        elif thin:
+            row += [str(st.cdr), f"{st.agent_ok} / {st.agent_bridged}"]
         row += ["yes" if st.clean else "**no**: " + "; ".join(st.notes or ["SIPp failures"])]
         out.append("| " + " | ".join(row) + " |")
     if s.skipped:
@@ -944,7 +1016,18 @@ def render(rep: Report, args: argparse.Namespace) -> str:
         "published before their `CallOffered`; `2nd prompt` = callers that heard a second "
         "prompt (the no-agent one; see the findings below)."
     )
-    for key in ("a", "b", "c0", "c2"):
+    L.append("")
+    L.append(
+        "(t) is the same call path as (c) done by `bench/thin_path_app.py`, a single-purpose "
+        "asyncio script (aiohttp, uvloop, orjson, an ARI event filter, CDRs batched into a "
+        "Redis stream) with none of the real machinery: no state store, bus, normalization, "
+        "ledger, projector, AMI, hangup handler or `subscribeAll`. It is the issue's "
+        '"physical limit" measured in this run, so (c) can be judged against it on the same '
+        "machine at the same moment. Clean for (t) also needs one CDR per call on its stream, "
+        "the agent phone's every call ok and every agent leg bridged."
+        + (f" Run with `--thin-like {args.thin_like}`." if args.thin_like else "")
+    )
+    for key in ("a", "b", "t0", "t2", "c0", "c2"):
         s = rep.series.get(key)
         if not s:
             continue
@@ -1021,14 +1104,28 @@ def summary_lines(rep: Report) -> list[str]:
             f"(hold 0 at {b0.rate:g} cps) vs the bare ARI app {bb.ms_per_call('bare app'):.2f} "
             "ms (which makes 2 REST calls per call; (c) makes 8 and handles twice the channels)."
         )
-    if b0:
+    for c_, t_ in (("c0", "t0"), ("c2", "t2")):
+        bc, bt = best.get(c_), best.get(t_)
+        if bt is None or c_ not in rep.series:
+            continue
+        share = cps(c_) / cps(t_)
+        capped_t = " (the thin app's last step was clean: its limit is higher)" * capped[t_]
         L.append(
-            "- For scale (figures from the issue, not measured in this run): the thin "
-            "single-purpose script used ~40 % of one core at 175 cps, ~2.3 ms per call, and "
-            f"Asterisk ~7 ms per call; here the controller takes {b0.ms_per_call('controller'):.1f}"
-            f" ms and Asterisk {b0.ms_per_call('asterisk'):.1f} ms (as far as the issue "
-            "describes it, the thin script had no AMI connection, hangup-handler AstDB "
-            "writes, call state in Redis or projector: see the findings)."
+            f"- {rep.series[c_].title} against the thin app on "
+            f"the same path: {cps(c_):g} vs {cps(t_):g} cps clean = "
+            f"{share:.2f}{capped_t}; the issue's aim is within ~15 % of it (>= 0.85): "
+            f"**{'met' if share >= 0.85 and not capped[t_] else 'NOT met'}**."
+        )
+        if bc is None:
+            continue
+        ac, at = bc.ms_per_call("asterisk"), bt.ms_per_call("asterisk")
+        ours = bc.ms_per_call("controller") + bc.ms_per_call("projector")
+        ours += bc.ms_per_call("redis")
+        thin = bt.ms_per_call("thin app") + bt.ms_per_call("redis")
+        L.append(
+            f"  CPU per call at those rates: Asterisk {ac:.1f} ms under the controller vs "
+            f"{at:.1f} ms under the thin app; controller + projector + Redis {ours:.1f} ms vs "
+            f"thin app + Redis {thin:.1f} ms."
         )
     for k in ("c0", "c2"):
         b = best.get(k)
@@ -1379,12 +1476,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a step whose p99 answer latency is above this is not clean (queueing)",
     )
     ap.add_argument("--catchup", type=float, default=120.0, help="max projector catch-up (s)")
-    ap.add_argument("--budget", type=float, default=540.0, help="stop stepping after (s)")
+    ap.add_argument("--budget", type=float, default=960.0, help="stop stepping after (s)")
     ap.add_argument(
         "--modes",
         type=lambda t: set(t.split(",")),
-        default={"a", "b", "c0", "c2", "profile", "rss"},
-        help="comma separated subset of a,b,c0,c2,profile,rss (default: all)",
+        default={"a", "b", "t0", "t2", "c0", "c2", "profile", "rss"},
+        help="comma separated subset of a,b,t0,t2,c0,c2,profile,rss (default: all)",
     )
     ap.add_argument(
         "--stack-env",
@@ -1392,6 +1489,14 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="NAME=VALUE",
         help="extra environment for the controller and projector (experiments)",
+    )
+    ap.add_argument(
+        "--thin-like",
+        default="",
+        help="experiments: give the thin app (t) features of the controller's path, comma "
+        "separated: did (callers through [from-trunk]: hangup handler, AstDB), filter (the "
+        "controller's event filter), vars (originate variables and hangup handler), ami (an "
+        "AMI session), suball (subscribeAll)",
     )
     ap.add_argument("--keep-profile", help="copy the raw py-spy outputs to this directory")
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
