@@ -33,7 +33,9 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import orjson
@@ -58,7 +60,7 @@ async def run(url: str, user: str, password: str, app: str, agent: str, rurl: st
     like = set(filter(None, os.environ.get("THIN_LIKE", "").split(",")))
     if "suball" in like:
         ws_url += "&subscribeAll=true"
-    wanted = EVENTS
+    wanted: tuple[str, ...] = EVENTS
     if "filter" in like:
         wanted = (
             "StasisStart",
@@ -106,8 +108,8 @@ async def run(url: str, user: str, password: str, app: str, agent: str, rurl: st
                 stats["errors"] += 1
                 print(f"thin app: {method} {path}: {exc}", flush=True)
 
-        def spawn(coro: object) -> None:
-            t = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        def spawn(coro: Coroutine[Any, Any, None]) -> None:
+            t = asyncio.ensure_future(coro)
             tasks.add(t)
             t.add_done_callback(tasks.discard)
 
