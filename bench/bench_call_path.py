@@ -455,6 +455,17 @@ class Bench:
             raise RuntimeError(f"agent phone did not start: {self.phone.output()}")
 
     # ------------------------------------------------------------------ checks
+    def clear_channels(self) -> None:
+        """A series starts on an empty switch: channels a previous series' overloaded last
+        step left behind are hung up (that step is already not clean)."""
+        left = self.channels()
+        if left == 0:
+            return
+        assert self.sandbox is not None
+        log(f"{left} channels left by the previous series: hanging them up")
+        self.sandbox.cli("channel request hangup all")
+        self.wait_until(lambda: self.channels() == 0, 30, "leftover channels hung up")
+
     def channels(self) -> int:
         assert self.sandbox is not None
         try:
@@ -705,6 +716,7 @@ class Bench:
         reserve_s: float = 0.0,
     ) -> None:
         self.report.series[series.mode] = series
+        self.clear_channels()
         for rate in rates:
             need = self.args.duration + hold + 15
             if self.elapsed + need + reserve_s > self.args.budget:

@@ -157,7 +157,8 @@ async def run(url: str, user: str, password: str, app: str, agent: str, rurl: st
 
         async def agent_in(aid: str) -> None:
             call = calls.get(aid)
-            if call is None:
+            if call is None:  # the caller left while the agent was being dialled
+                await req("DELETE", f"/channels/{aid}")
                 return
             await req("POST", f"/bridges/{call.bridge}/addChannel", channel=aid)
             call.bridged = True
