@@ -1,6 +1,9 @@
-"""Asterisk Manager Interface through panoramisk, for what ARI lacks (SW-1): endpoint
-registration/contact status (is the agent's phone online?) and AstDB (end times of legs
-that ended while the controller was down). Reconnects by itself (panoramisk)."""
+"""Asterisk Manager Interface through panoramisk, for what ARI lacks (SW-1): AstDB (end
+times of legs that ended while the controller was down). The Asterisk driver opens it only
+while it reconciles: an idle manager session still costs Asterisk the formatting of every
+AMI event. Endpoint contact status is here too (``on_contact``, ``endpoint_online``) for a
+caller that keeps a session; the driver reads it from ARI. Reconnects by itself
+(panoramisk)."""
 
 from __future__ import annotations
 

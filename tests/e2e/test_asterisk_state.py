@@ -1,4 +1,4 @@
-"""Asterisk driver state that survives (SW-4) and AMI (phones online): on the real sandbox."""
+"""Asterisk driver state that survives (SW-4) and phones online: on the real sandbox."""
 
 from __future__ import annotations
 
@@ -23,9 +23,12 @@ async def h(asterisk):  # type: ignore[no-untyped-def]
         await harness.close()
 
 
-async def test_phone_registration_is_seen_through_ami(h: Harness):
-    await until(lambda: h.driver.ami is not None and h.driver.ami.connected, 10, "AMI up")
+async def test_phone_registration_is_seen_without_a_standing_ami_session(h: Harness):
+    # contact status comes over ARI; AMI is only opened while reconciling (AstDB), so
+    # Asterisk does not format every call's AMI events for an idle session
+    await until(lambda: h.driver.ami is not None and not h.driver.ami.connected, 10, "AMI closed")
     assert not await h.driver.endpoint_online("1004")
+    assert not await h.driver.endpoint_online("no-such-phone")
     await h.phone("1004")
     changed = await h.events.wait(c.EndpointStatusChanged, endpoint="1004", online=True)
     assert "127.0.0.1" in changed.contact
@@ -35,7 +38,6 @@ async def test_phone_registration_is_seen_through_ami(h: Harness):
 async def test_legs_that_end_while_the_controller_is_away_get_their_real_end_time(
     h: Harness, asterisk
 ):
-    await until(lambda: h.driver.ami is not None and h.driver.ami.connected, 10, "AMI up")
     await h.phone("1001", audio=False)
     offered, _ = await h.call_in(audio=False, talk_s=3.0)  # the caller hangs up after 3 s
     _, agent_leg = await h.answered_in_bridge(offered, "1001")

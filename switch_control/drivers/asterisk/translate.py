@@ -13,6 +13,7 @@ from ...contract import (
     CallUnbridged,
     Direction,
     DtmfReceived,
+    EndpointStatusChanged,
     Event,
     HangupCause,
     LegRole,
@@ -42,6 +43,7 @@ WANTED_EVENTS = (
     "PlaybackFinished",
     "RecordingFinished",
     "RecordingFailed",
+    "ContactStatusChange",
 )
 
 
@@ -138,6 +140,23 @@ def simple(ev: AriEvent, leg: LegInfo) -> Event | None:
             call_id=leg.call_id, leg_id=leg.leg_id, cause=cause, cause_code=code or 0, at=at
         )
     return None
+
+
+# a contact in one of these states can take calls (the rest: Unreachable, Removed, Unknown)
+CONTACT_ONLINE = frozenset(("Created", "Reachable", "NonQualified", "Updated"))
+
+
+def contact_status(ev: AriEvent) -> EndpointStatusChanged | None:
+    """``ContactStatusChange``: a phone's registration or reachability changed."""
+    endpoint = ev.get("endpoint", "resource") or ev.get("contact_info", "aor")
+    if not endpoint:
+        return None
+    return EndpointStatusChanged(
+        endpoint=endpoint,
+        online=ev.get("contact_info", "contact_status") in CONTACT_ONLINE,
+        contact=ev.get("contact_info", "uri"),
+        at=ev.timestamp,
+    )
 
 
 def playback_finished(ev: AriEvent, legs: dict[str, LegInfo]) -> PlaybackFinished | None:
