@@ -511,12 +511,10 @@ class AsteriskCore:
         role = LegRole.AGENT if kind is EndpointKind.AGENT else LegRole.EXTERNAL
         role = LegRole(variables.pop("CC_ROLE", role))
         mark = variables.pop(MARK_VARIABLE, "") == "1"
+        # (caller ID goes in ``callerId`` below, set as the channel is created: as
+        # CALLERID() variables it would cost Asterisk a caller-id change and its events)
         chan_vars = {"CC_CALL_ID": call_id, "CC_ROLE": role.value, **variables}
-        if caller_id_number:
-            chan_vars["CALLERID(num)"] = caller_id_number
         caller_id_name = safe_caller_name(caller_id_name)
-        if caller_id_name:
-            chan_vars["CALLERID(name)"] = caller_id_name
         if leg_id in self.legs:
             raise CommandRejected(f"leg {leg_id} already exists (409)")
         leg = LegInfo(leg_id, call_id, role, join_bridge=join_bridge, marked=mark)
