@@ -67,3 +67,33 @@ async def test_legs_that_end_while_the_controller_is_away_get_their_real_end_tim
         assert agent_end.cause is not c.HangupCause.SWITCH_LOST
     finally:
         await driver.close()
+
+
+async def test_end_records_are_filed_by_hour_and_old_hours_swept(h: Harness, asterisk):
+    """SW-4 records must not pile up in AstDB between reconciliations: the hangup handler
+    files each under its hour, and the sweep drops hours older than END_KEEP_HOURS."""
+    from switch_control.drivers.asterisk.core import END_KEEP_HOURS, end_hour
+
+    await h.phone("1001", audio=False)
+    offered, _ = await h.call_in(audio=False, talk_s=1.0)
+    _, agent_leg = await h.answered_in_bridge(offered, "1001")
+    await h.events.wait(c.CallEnded, leg_id=offered.leg_id)
+    await h.driver.hangup(agent_leg)  # (no controller here to release the agent)
+    await h.events.wait(c.CallEnded, leg_id=agent_leg)
+    now = time.time()
+    hour = end_hour(now)
+    shown = asterisk.cli("database show cc_end")
+    for leg in (offered.leg_id, agent_leg):  # (the call may straddle an hour)
+        assert any(f"/cc_end/{x}/{leg}" in shown for x in (hour, hour - 1)), shown
+    # four hours later (the records of this call are old by then); a record of an hour
+    # still kept is not touched
+    later = now + 4 * 3600
+    keep = end_hour(later) - END_KEEP_HOURS + 1
+    asterisk.cli(f"database put cc_end/{keep} recent-leg 1.0,16")
+
+    assert await h.driver.sweep_end_records(later) > 0
+    shown = asterisk.cli("database show cc_end")
+    assert offered.leg_id not in shown and agent_leg not in shown, shown
+    assert "recent-leg" in shown, shown
+    assert await h.driver.sweep_end_records(later) == 0  # those hours are done
+    assert h.driver.ami is not None and not h.driver.ami.connected  # closed again

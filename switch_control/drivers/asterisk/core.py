@@ -47,6 +47,17 @@ logger = logging.getLogger(__name__)
 
 
 END_FAMILY = "cc_end"  # AstDB family the dialplan's hangup handler writes
+# The handler files each record under the hour it was written in (``cc_end/<hour>/<leg>``,
+# hours since the epoch): whole hours are dropped at once (``sweep_end_records``), so
+# AstDB does not grow with every leg ever handled between two reconciliations.
+END_LOOKBACK_HOURS = 24  # how far back a reconciliation looks for a leg's end record
+END_KEEP_HOURS = 2  # hours of records the sweep keeps (legs seen ending live need none)
+END_SWEEP_S = 1800.0
+
+
+def end_hour(at: float) -> int:
+    """AstDB bucket of a record written at ``at`` (``MATH(${EPOCH}/3600,int)``)."""
+    return int(at // 3600)
 
 
 MARK_VARIABLE = "CC_MARK"  # originate variable: "1" = keep a creation marker (bus commands)
@@ -98,6 +109,9 @@ class AsteriskCore:
         self._background: set[asyncio.Task[None]] = set()
         self._stasis_waiters: dict[str, asyncio.Future[None]] = {}
         self._sink: EventSink | None = None
+        self._ami_lock = asyncio.Lock()
+        self._reconciled = False  # since the last (re)connection
+        self._swept_to = 0  # end-record hours below this are gone
         self.version = ""
         self.ari.on("StasisStart", self._on_stasis_start)
         self.ari.on("RecordingFinished", self._on_recording_finished)
@@ -123,6 +137,8 @@ class AsteriskCore:
         # path); phones' contact status comes over ARI instead
         self._sink = sink
         await self.ari.start()
+        if self.ami is not None:
+            self._spawn(self._sweep_loop())
 
     async def close(self) -> None:
         for task in list(self._background):
@@ -158,6 +174,7 @@ class AsteriskCore:
         await self._emit(SwitchConnected(switch="asterisk", version=self.version))
 
     async def _on_disconnect(self) -> None:
+        self._reconciled = False
         await self._emit(SwitchDisconnected(switch="asterisk", reason=self.ari.last_error))
 
     # ------------------------------------------------------------------ reconciliation
@@ -199,19 +216,53 @@ class AsteriskCore:
             # what we needed is read; entries of legs we saw end live are of no use
             try:
                 await self.ami.db_del_tree(END_FAMILY)
+                self._swept_to = end_hour(time.time())
             except SwitchUnavailable as exc:
                 logger.warning("AstDB %s not cleared: %s", END_FAMILY, exc)
+        self._reconciled = True
 
     async def _with_ami(self) -> None:
         """Reconcile with an AMI session open for the while (AstDB reads and clean-up)."""
         if self.ami is None:
             await self.reconcile()
             return
-        await self.ami.start()
-        try:
-            await self.reconcile()
-        finally:
-            await self.ami.close()
+        async with self._ami_lock:
+            await self.ami.start()
+            try:
+                await self.reconcile()
+            finally:
+                await self.ami.close()
+
+    async def sweep_end_records(self, now: float | None = None) -> int:
+        """Drop the hours of end records older than ``END_KEEP_HOURS`` (their legs were
+        seen ending live: we were connected and reconciled all along). Returns how many
+        hours were dropped."""
+        if self.ami is None or not (self.ari.connected and self._reconciled):
+            return 0
+        last = end_hour(now if now is not None else time.time()) - END_KEEP_HOURS
+        first = max(self._swept_to, last - END_LOOKBACK_HOURS)
+        if first > last:
+            return 0
+        async with self._ami_lock:
+            await self.ami.start()
+            try:
+                if not await self.ami.wait_connected(5.0):
+                    logger.warning("AMI unavailable: AstDB %s not swept", END_FAMILY)
+                    return 0
+                for hour in range(first, last + 1):
+                    await self.ami.db_del_tree(f"{END_FAMILY}/{hour}")
+                self._swept_to = last + 1
+            except SwitchUnavailable as exc:
+                logger.warning("AstDB %s not swept: %s", END_FAMILY, exc)
+                return 0
+            finally:
+                await self.ami.close()
+        return last + 1 - first
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(END_SWEEP_S)
+            await self.sweep_end_records()
 
     async def restore(self, legs: Sequence[KnownLeg]) -> None:
         """Seed the table with legs persisted before a restart; reconciled on connect."""
@@ -237,9 +288,15 @@ class AsteriskCore:
     async def _ended_while_away(self, leg: LegInfo) -> CallEnded:
         """The switch's own record of when and why a leg ended (AstDB ``cc_end``, written
         by the dialplan's hangup handler); SWITCH_LOST at the time we noticed otherwise."""
+        value = None
         if self.ami is not None and await self.ami.wait_connected(3.0):
+            now = end_hour(time.time())
             try:
-                value = await self.ami.db_get(END_FAMILY, leg.leg_id)
+                # newest hour first: the leg ended while we were away, most likely lately
+                for hour in range(now, now - END_LOOKBACK_HOURS - 1, -1):
+                    value = await self.ami.db_get(f"{END_FAMILY}/{hour}", leg.leg_id)
+                    if value:
+                        break
             except (SwitchUnavailable, CommandRejected) as exc:
                 logger.warning("end of leg %s not read from AstDB: %s", leg.leg_id, exc)
                 value = None
