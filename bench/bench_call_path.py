@@ -463,8 +463,17 @@ class Bench:
             return
         assert self.sandbox is not None
         log(f"{left} channels left by the previous series: hanging them up")
-        self.sandbox.cli("channel request hangup all")
-        self.wait_until(lambda: self.channels() == 0, 30, "leftover channels hung up")
+        quiet_since = time.monotonic()
+
+        def quiet() -> bool:  # no channel for 2 s: the app's backlog dialled nobody new
+            nonlocal quiet_since
+            if self.channels() != 0:
+                assert self.sandbox is not None
+                self.sandbox.cli("channel request hangup all")
+                quiet_since = time.monotonic()
+            return time.monotonic() - quiet_since >= 2.0
+
+        self.wait_until(quiet, 60, "leftover channels hung up")
 
     def channels(self) -> int:
         assert self.sandbox is not None
@@ -680,7 +689,7 @@ class Bench:
             step.notes.append(f"rate not sustained ({step.achieved:.0f} cps)")
         if with_agent and step.cdr != n:
             step.notes.append(f"{step.cdr} CDRs for {n} calls")
-        if with_agent and step.agent_ok != n:
+        if with_agent and (step.agent_ok != n or step.agent_failed):
             why = ""
             if self.phone is not None and step.agent_failed:
                 errs = sorted(self.phone.workdir.glob("*_errors.log"))
@@ -726,6 +735,9 @@ class Bench:
             step = self.run_step(series.mode, rate, hold, xml, series.procs, stack=stack, thin=thin)
             series.steps.append(step)
             if not step.clean:
+                # before the next series starts its phone: what the overloaded step left
+                # must not reach (and fail) the next series' agent phone
+                self.clear_channels()
                 return
             time.sleep(1.0)
 
@@ -1474,7 +1486,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--rates-c0", type=parse_rates, default=parse_rates("25,35,50,75,100,125,150,200")
     )
-    ap.add_argument("--rates-c2", type=parse_rates, default=parse_rates("25,35,50,75,90,105,120"))
+    ap.add_argument(
+        "--rates-c2", type=parse_rates, default=parse_rates("25,35,50,75,90,105,120,135,150")
+    )
     ap.add_argument("--profile-rate", type=float, default=50.0)
     ap.add_argument("--rss-calls", type=int, default=300)
     ap.add_argument("--rss-rate", type=float, default=30.0)
