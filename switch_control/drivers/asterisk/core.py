@@ -262,7 +262,10 @@ class AsteriskCore:
     async def _sweep_loop(self) -> None:
         while True:
             await asyncio.sleep(END_SWEEP_S)
-            await self.sweep_end_records()
+            try:
+                await self.sweep_end_records()
+            except Exception:  # the next round tries again; the loop must not die
+                logger.exception("AstDB %s sweep failed", END_FAMILY)
 
     async def restore(self, legs: Sequence[KnownLeg]) -> None:
         """Seed the table with legs persisted before a restart; reconciled on connect."""
