@@ -4,13 +4,13 @@ The issue's "physical limit" measurement (#3, SW-1): a thin single-purpose async
 that does exactly what the controller does on the benchmark's call path, measured in the
 same run so that (c) can be judged as a ratio against it on the same noisy machine:
 
-- caller enters Stasis app ``bench`` (``[bench-ari]``): answer, play ``sound:beep``,
-  create a mixing bridge (all three at once);
+- caller enters Stasis app ``bench`` (``[bench-ari]``): answer, then play ``sound:beep``
+  and create a mixing bridge at once (a playback queued before the answer would hold it);
 - prompt finished: the caller joins the bridge and agent ``1001`` is originated into the
   app (``appArgs=agent,<bridge>``); the agent joins the bridge on its StasisStart;
-- one side leaves the app (hung up): the other side is hung up; with both gone the bridge is
-  destroyed and a CDR (caller, bridged or not, start/end) goes to Redis stream
-  ``bench:thin:cdr`` in batches.
+- one side leaves the app (hung up): a CDR (caller, bridged or not, start/end) goes to
+  Redis stream ``bench:thin:cdr`` in batches, the other side is hung up and the bridge
+  destroyed.
 
 aiohttp (keep-alive REST + the events websocket), uvloop, orjson and an ARI event filter,
 like the controller; no state store, no bus, no normalization, no ledger, no hangup
@@ -32,9 +32,11 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -61,19 +63,11 @@ async def run(url: str, user: str, password: str, app: str, agent: str, rurl: st
     if "suball" in like:
         ws_url += "&subscribeAll=true"
     wanted: tuple[str, ...] = EVENTS
-    if "filter" in like:
-        wanted = (
-            "StasisStart",
-            "StasisEnd",
-            "ChannelStateChange",
-            "ChannelDestroyed",
-            "ChannelDtmfReceived",
-            "ChannelEnteredBridge",
-            "ChannelLeftBridge",
-            "PlaybackFinished",
-            "RecordingFinished",
-            "RecordingFailed",
-        )
+    if "filter" in like:  # the controller's own filter (plus StasisEnd, which we end on)
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from switch_control.drivers.asterisk.translate import WANTED_EVENTS
+
+        wanted = (*WANTED_EVENTS, "StasisEnd")
     if "ami" in like:
         from panoramisk import Manager
 
