@@ -174,6 +174,7 @@ class Report:
     projector_profile: profile_parts.Profile | None = None
     profile_step: Step | None = None
     profile_note: str = ""
+    profile_flag: str = "--nonblocking"
     rss: dict[str, Any] = field(default_factory=dict)
     asterisk_version: str = ""
     code: str = ""
@@ -749,12 +750,17 @@ class Bench:
             return
         assert self.controller is not None and self.projector is not None
         spies = {}
+        if self.args.profile_native:
+            self.report.profile_flag = "--native"
         for name, proc in (("controller", self.controller), ("projector", self.projector)):
             out = self.tmp / f"pyspy-{name}.txt"
             spy = self.spawn(
                 [
                     *(PYSPY, "record", "--pid", str(proc.pid), "--rate", "250"),
-                    *("--format", "raw", "--nonblocking", "-o", str(out)),
+                    *("--format", "raw", "-o", str(out)),
+                    # --native needs to stop the process for each sample (slower, but it
+                    # names C frames: uvloop's, the garbage collector's, libc's)
+                    self.report.profile_flag,
                 ],
                 f"pyspy-{name}",
             )
@@ -1184,7 +1190,7 @@ def profile_lines(rep: Report) -> list[str]:
     L.append(
         f"One extra step of (c) hold 0 s at {st.rate:g} cps ({st.calls} calls, "
         f"{'clean' if st.clean else 'not clean: ' + '; '.join(st.notes)}) with "
-        "`py-spy record --rate 250 --nonblocking` on the controller and on the projector: "
+        f"`py-spy record --rate 250 {rep.profile_flag}` on the controller and on the projector: "
         f"{prof.samples} controller samples; controller CPU {ctl:.2f} ms/call in this step "
         "(py-spy's reading adds a little). py-spy counts a thread that runs or waits for a "
         "core, so the shares below are applied to the CPU measured from /proc. A sample "
@@ -1523,6 +1529,11 @@ def main(argv: list[str] | None = None) -> int:
         "AMI session), suball (subscribeAll)",
     )
     ap.add_argument("--keep-profile", help="copy the raw py-spy outputs to this directory")
+    ap.add_argument(
+        "--profile-native",
+        action="store_true",
+        help="py-spy --native for the profile step (C frames; blocking, so the step is slower)",
+    )
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     ap.add_argument("--quick", action="store_true", help="3 s steps, two rates per mode")
     args = ap.parse_args(argv)

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
+from random import getrandbits
 from typing import ClassVar
+
+_V4_CLEAR = ~(0xF000 << 64 | 0xC000 << 48)  # version and variant bits
+_V4_SET = 0x4000 << 64 | 0x8000 << 48  # version 4, RFC 4122 variant
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A random version-4 UUID as 32 hex digits, like ``uuid.uuid4().hex``.
+
+    From the process's Mersenne Twister (seeded from the OS at start and again after a
+    fork) rather than ``os.urandom``: ids name messages and legs, they are not secrets,
+    and this is ~6x cheaper (a few ids per event, a dozen events per call)."""
+    return f"{(getrandbits(128) & _V4_CLEAR) | _V4_SET:032x}"
 
 
 class HangupCause(StrEnum):

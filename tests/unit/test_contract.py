@@ -500,3 +500,24 @@ def test_contract_imports_without_django() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "DJANGO:", proc.stdout
+
+
+def test_message_ids_are_distinct_uuid4_and_differ_between_processes() -> None:
+    """Ids name events in the projector's idempotency table and legs on the switch: two
+    messages, or two controller processes, must never draw the same one."""
+    import uuid
+
+    ids = {c.AnswerCall(leg_id=LEG).id for _ in range(20_000)}
+    assert len(ids) == 20_000
+    for value in list(ids)[:200]:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and parsed.hex == value
+    code = "from switch_control.contract.base import new_id; print(new_id())"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    drawn = {
+        subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(3)
+    }
+    assert len(drawn) == 3

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +33,7 @@ from ...contract import (
     SwitchDisconnected,
     cause_from_q850,
 )
+from ...contract.base import new_id
 from ...contract.commands import EndpointKind
 from ...errors import CommandRejected, NoSuchCall, OriginateFailed, SwitchUnavailable
 from ...protocols.ami import AmiClient
@@ -418,7 +418,7 @@ class AsteriskCore:
 
     async def play(self, leg_id: str, media: Sequence[str], playback_id: str = "") -> str:
         uris = [media_uri(m) for m in media]
-        playback_id = playback_id or uuid.uuid4().hex
+        playback_id = playback_id or new_id()
         await self.ari.post(f"/channels/{leg_id}/play/{playback_id}", media=uris)
         return playback_id
 

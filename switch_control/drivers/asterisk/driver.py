@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ...contract import CallHeld, CallResumed, HangupCause, LegRole
+from ...contract.base import new_id
 from ...contract.commands import EndpointKind
 from ...errors import CommandRejected, NoSuchCall
 from .core import AsteriskCore
@@ -26,7 +26,7 @@ class AsteriskDriver(AsteriskCore):
     """``CallControl`` on Asterisk (ARI + AMI)."""
 
     async def bridge(self, leg_ids: Sequence[str], bridge_id: str = "") -> str:
-        bridge_id = bridge_id or uuid.uuid4().hex
+        bridge_id = bridge_id or new_id()
         legs = [self._known(x) for x in leg_ids]
         await self._ensure_bridge(bridge_id, legs[0].call_id if legs else "")
         for leg in legs:
@@ -58,7 +58,7 @@ class AsteriskDriver(AsteriskCore):
             raise CommandRejected(f"leg {leg_id} is not in a call")
         if replace_leg:
             self._known(replace_leg)
-        new_leg_id = new_leg_id or uuid.uuid4().hex
+        new_leg_id = new_leg_id or new_id()
         variables = {"CC_CALL_ID": leg.call_id}
         if role is not None:
             variables["CC_ROLE"] = role.value
@@ -88,7 +88,7 @@ class AsteriskDriver(AsteriskCore):
         """Listen to (and with ``whisper`` speak to, the agent only) the call of ``leg_id``
         from ``destination``'s phone, through an Asterisk snoop channel."""
         agent = self._known(leg_id)
-        new_leg_id = new_leg_id or uuid.uuid4().hex
+        new_leg_id = new_leg_id or new_id()
         # (not "<leg>-snoop": Asterisk matches channel ids by prefix when checking for
         # duplicates, so the supervisor leg could not be created after it)
         snoop_id = f"snoop-{new_leg_id}"
@@ -140,7 +140,7 @@ class AsteriskDriver(AsteriskCore):
             raise CommandRejected(f"leg {leg_id} is not in a call")
         if agent.consult:
             raise CommandRejected(f"leg {leg_id} is already consulting")
-        new_leg_id = new_leg_id or uuid.uuid4().hex
+        new_leg_id = new_leg_id or new_id()
         consult_bridge = f"{new_leg_id}-consult"
         await self._ensure_bridge(consult_bridge, agent.call_id)
         await self._move(agent, consult_bridge)
@@ -206,7 +206,7 @@ class AsteriskDriver(AsteriskCore):
                 await self._quiet_hangup(other)
         await self.ari.post(f"/channels/{leg_id}/ring")
         await self.originate(
-            leg_id=uuid.uuid4().hex,
+            leg_id=new_id(),
             destination=destination,
             kind=kind,
             variables={"CC_CALL_ID": leg.call_id},

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from django.core.management.base import BaseCommand
 
 from switch_control.daemon import Controller
+from switch_control.runtime import run_daemon
 from switch_control.wiring import controller_config, make_bus, make_driver, redis_client
 
 logger = logging.getLogger("switch_control.daemon")
@@ -20,13 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--switch", default=None, help="asterisk | fake (default: settings)")
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
-        try:
-            import uvloop
-
-            uvloop.install()
-        except ImportError:
-            pass
-        asyncio.run(self._main(opts["switch"]))
+        run_daemon(lambda: self._main(opts["switch"]))
 
     async def _main(self, kind: str | None) -> None:
         client = redis_client()

@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from reports.projector import project, project_many, prune_processed
 from switch_control import contract as c
 from switch_control.bus import EVENTS_STREAM, Consumer
+from switch_control.runtime import run_daemon
 from switch_control.wiring import make_bus, redis_client
 
 
@@ -51,7 +52,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="projector-1")
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
-        asyncio.run(self._main(opts["name"]))
+        run_daemon(lambda: self._main(opts["name"]))
 
     async def _main(self, name: str) -> None:
         client = redis_client()
