@@ -39,7 +39,7 @@ cite file:line of the code as the controller and projector loaded it.
 Prints a summary and rewrites the call-path section of ``bench/RESULTS.md`` (between
 ``<!-- call-path:start -->`` and ``<!-- call-path:end -->``).
 
-    .venv/bin/python bench/bench_call_path.py            # ~10-15 min, needs root (sandbox)
+    .venv/bin/python bench/bench_call_path.py            # ~15-25 min, needs root (sandbox)
     .venv/bin/python bench/bench_call_path.py --quick    # 3 s steps, fewer rates
 
 Needs root, sip-tester, redis-server, the sandbox tarball (built on first use) and py-spy
@@ -1490,7 +1490,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rates-a", type=parse_rates, default=parse_rates("100,200,400,700,1000"))
     ap.add_argument("--rates-b", type=parse_rates, default=parse_rates("50,100,200,300,400"))
     ap.add_argument(
-        "--rates-c0", type=parse_rates, default=parse_rates("25,35,50,75,100,125,150,200")
+        "--rates-c0",
+        type=parse_rates,
+        default=parse_rates("25,50,75,90,100,110,120,130,140,150,165,175,200"),
     )
     ap.add_argument(
         "--rates-c2", type=parse_rates, default=parse_rates("25,35,50,75,90,105,120,135,150")
@@ -1506,7 +1508,7 @@ def main(argv: list[str] | None = None) -> int:
         help="a step whose p99 answer latency is above this is not clean (queueing)",
     )
     ap.add_argument("--catchup", type=float, default=120.0, help="max projector catch-up (s)")
-    ap.add_argument("--budget", type=float, default=960.0, help="stop stepping after (s)")
+    ap.add_argument("--budget", type=float, default=1500.0, help="stop stepping after (s)")
     ap.add_argument(
         "--modes",
         type=lambda t: set(t.split(",")),

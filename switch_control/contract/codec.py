@@ -45,6 +45,35 @@ def _hints(cls: type[Message]) -> dict[str, Any]:
     return hints
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Schema:
+    """What ``decode`` needs of a message class, worked out once per class."""
+
+    names: frozenset[str]
+    # (name, the hint if it is a plain class else None, the hint, required)
+    fields: tuple[tuple[str, Any, Any, bool], ...]
+
+
+_SCHEMAS: dict[type[Message], _Schema] = {}
+
+
+def _schema(cls: type[Message]) -> _Schema:
+    schema = _SCHEMAS.get(cls)
+    if schema is None:
+        hints = _hints(cls)
+        fields = tuple(
+            (
+                f.name,
+                hints[f.name] if isinstance(hints[f.name], type) else None,
+                hints[f.name],
+                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+            )
+            for f in dataclasses.fields(cls)
+        )
+        schema = _SCHEMAS[cls] = _Schema(frozenset(x[0] for x in fields), fields)
+    return schema
+
+
 def _check(value: Any, hint: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
@@ -121,18 +150,22 @@ def decode(data: bytes | str) -> Message:
             f"{type_name}: unsupported schema version {version!r} (this build speaks "
             f"v{cls.VERSION})"
         )
-    hints = _hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(payload) - set(fields))
+    schema = _schema(cls)
+    unknown = [name for name in payload if name not in schema.names]
     if unknown:
-        raise ContractError(f"{type_name}: unknown field(s) {', '.join(unknown)}")
+        raise ContractError(f"{type_name}: unknown field(s) {', '.join(sorted(unknown))}")
     kwargs: dict[str, Any] = {}
-    for name, f in fields.items():
+    for name, simple, hint, required in schema.fields:
         if name not in payload:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            if required:
                 raise ContractError(f"{type_name}: missing field {name!r}")
             continue
-        kwargs[name] = _check(payload[name], hints[name], f"{type_name}.{name}")
+        value = payload[name]
+        # the common case first: a plain string where a string is expected
+        if simple is str and type(value) is str:
+            kwargs[name] = value
+        else:
+            kwargs[name] = _check(value, hint, f"{type_name}.{name}")
     if not kwargs.get("id", "x"):
         raise ContractError(f"{type_name}: empty id")
     return cls(**kwargs)
