@@ -2,7 +2,7 @@
 
 Idempotent by event id (``ProcessedEvent``): a replayed or redelivered event changes
 nothing. Tolerant of order: any event about an unknown call creates the call row, later
-events fill it in. Run by ``manage.py run_projector`` (and inside ``run_controller``).
+events fill it in. Run by ``manage.py run_projector``.
 
 Built for throughput (one busy site sends thousands of events a second): a batch of
 events is applied in one transaction with a fixed number of statements, whatever its
@@ -247,23 +247,57 @@ class _Batch:
         new_calls = [x for x in self.dirty_calls.values() if x.pk is None]
         old_calls = [x for x in self.dirty_calls.values() if x.pk is not None]
         if new_calls:
-            Call.objects.bulk_create(new_calls)  # sets the pks (RETURNING)
-            if any(x.pk is None for x in new_calls):  # a backend without RETURNING
-                pks = dict(
-                    Call.objects.filter(call_id__in=[x.call_id for x in new_calls]).values_list(
-                        "call_id", "pk"
-                    )
-                )
-                for x in new_calls:
-                    x.pk = pks[x.call_id]
+            _insert(Call, new_calls)
+            pks = _pks(Call, "call_id", [x.call_id for x in new_calls])
+            for x in new_calls:
+                x.pk = pks[x.call_id]
         _update(Call, old_calls, CALL_FIELDS)
         new_legs = [x for x in self.dirty_legs.values() if x.pk is None]
         old_legs = [x for x in self.dirty_legs.values() if x.pk is not None]
         for leg in new_legs:
             leg.call_id = leg.call.pk
         if new_legs:
-            CallLeg.objects.bulk_create(new_legs)
+            _insert(CallLeg, new_legs)
         _update(CallLeg, old_legs, LEG_FIELDS)
+
+
+def _insert(model: type[Model], rows: list[Any]) -> None:
+    """One ``executemany`` INSERT of every column but the automatic primary key
+    (``bulk_create`` compiled a statement per batch: a third of the projector's CPU)."""
+    meta = model._meta
+    columns = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - identifiers from meta
+        quote(meta.db_table),
+        ", ".join(quote(col.column) for col in columns),
+        ", ".join(["%s"] * len(columns)),
+    )
+    params = [
+        [col.get_db_prep_save(getattr(row, col.attname), connection) for col in columns]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _pks(model: type[Model], key: str, values: list[str]) -> dict[str, int]:
+    """Primary keys of the rows whose unique ``key`` column is in ``values``."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    found: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), 500):  # SQLite's bound-parameter limit
+            chunk = values[start : start + 500]
+            sql = "SELECT {}, {} FROM {} WHERE {} IN ({})".format(  # noqa: S608 - from meta
+                quote(meta.get_field(key).column),
+                quote(meta.pk.column),
+                quote(meta.db_table),
+                quote(meta.get_field(key).column),
+                ", ".join(["%s"] * len(chunk)),
+            )
+            cursor.execute(sql, chunk)
+            found.update(cursor.fetchall())
+    return found
 
 
 def _update(model: type[Model], rows: list[Any], fields: tuple[str, ...]) -> None:

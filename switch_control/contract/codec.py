@@ -50,11 +50,22 @@ class _Schema:
     """What ``decode`` needs of a message class, worked out once per class."""
 
     names: frozenset[str]
-    # (name, the hint if it is a plain class else None, the hint, required)
-    fields: tuple[tuple[str, Any, Any, bool], ...]
+    # (name, hint, the JSON type a valid value of a plain hint has, the enum to convert
+    # it to or None, required); None as the JSON type: always the full check
+    fields: tuple[tuple[str, Any, type | None, type[StrEnum] | None, bool], ...]
 
 
 _SCHEMAS: dict[type[Message], _Schema] = {}
+
+
+def _fast_path(hint: Any) -> tuple[type | None, type[StrEnum] | None]:
+    if hint in (str, int, bool):
+        return hint, None
+    if hint is float:  # orjson parses no NaN or infinity: a float from it is finite
+        return float, None
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        return str, hint
+    return None, None
 
 
 def _schema(cls: type[Message]) -> _Schema:
@@ -64,8 +75,8 @@ def _schema(cls: type[Message]) -> _Schema:
         fields = tuple(
             (
                 f.name,
-                hints[f.name] if isinstance(hints[f.name], type) else None,
                 hints[f.name],
+                *_fast_path(hints[f.name]),
                 f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
             )
             for f in dataclasses.fields(cls)
@@ -155,20 +166,39 @@ def decode(data: bytes | str) -> Message:
     if unknown:
         raise ContractError(f"{type_name}: unknown field(s) {', '.join(sorted(unknown))}")
     kwargs: dict[str, Any] = {}
-    for name, simple, hint, required in schema.fields:
+    for name, hint, json_type, enum, required in schema.fields:
         if name not in payload:
             if required:
                 raise ContractError(f"{type_name}: missing field {name!r}")
             continue
         value = payload[name]
-        # the common case first: a plain string where a string is expected
-        if simple is str and type(value) is str:
-            kwargs[name] = value
-        else:
-            kwargs[name] = _check(value, hint, f"{type_name}.{name}")
+        if type(value) is json_type:  # the common case: no conversion, or a known enum
+            if enum is None:
+                kwargs[name] = value
+                continue
+            if value in enum._value2member_map_:
+                kwargs[name] = enum._value2member_map_[value]
+                continue
+        kwargs[name] = _check(value, hint, f"{type_name}.{name}")
     if not kwargs.get("id", "x"):
         raise ContractError(f"{type_name}: empty id")
     return cls(**kwargs)
+
+
+_TYPE_PREFIX = b'{"type":"'
+
+
+def peek_type(data: bytes) -> str | None:
+    """The type a message names, read from the start of its bytes the way ``encode``
+    writes them, without decoding or checking anything else; None if it does not start
+    that way (``decode`` says what is wrong with it)."""
+    if data.startswith(_TYPE_PREFIX):
+        end = data.find(b'"', len(_TYPE_PREFIX), 100)
+        if end > 0:
+            name = data[len(_TYPE_PREFIX) : end].decode("ascii", "replace")
+            if name in REGISTRY:
+                return name
+    return None
 
 
 def decode_as(data: bytes | str, kind: type[M]) -> M:
@@ -179,4 +209,4 @@ def decode_as(data: bytes | str, kind: type[M]) -> M:
     return msg
 
 
-__all__ = ["REGISTRY", "Command", "Event", "decode", "decode_as", "encode"]
+__all__ = ["REGISTRY", "Command", "Event", "decode", "decode_as", "encode", "peek_type"]

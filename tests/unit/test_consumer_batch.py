@@ -142,3 +142,58 @@ async def test_a_trickle_of_events_is_still_handled_in_batches_with_linger(bus: 
     await asyncio.wait_for(task, 5)
     assert calls == [[e.id for e in events]]
     assert await bus.pending_count(EVENTS_STREAM, "g") == 0
+
+
+async def test_types_filter_acks_other_messages_unread_and_still_dead_letters_junk(
+    bus: MemoryBus,
+):
+    """The projector asks for the event types it projects: the rest of a call's events are
+    acknowledged without being decoded; malformed entries are still dead-lettered."""
+    seen: list[str] = []
+
+    async def batch(messages: list[c.Message]) -> None:
+        seen.extend(m.TYPE for m in messages)
+
+    async def single(message: c.Message, in_flight: bool) -> None:
+        seen.append(message.TYPE)
+
+    consumer = Consumer(
+        bus,
+        stream=EVENTS_STREAM,
+        group="g",
+        name="n",
+        handler=single,
+        kind=c.Event,
+        batch_handler=batch,
+        types=frozenset({"CallEnded"}),
+    )
+    ended = c.CallEnded(call_id="call-1", leg_id="leg-1", cause=c.HangupCause.USER_BUSY)
+    for payload in (
+        c.encode(ev(1)),
+        c.encode(ended),
+        b'{"type":"CallRinging","v":1,"id":"broken but not ours"}',  # skipped unread
+        b'{"type":"NoSuchType","v":1,"id":"x"}',  # unknown: decoded, dead-lettered
+        b'{"type":"CallEnded","v":1}',  # ours and broken: dead-lettered
+    ):
+        await bus.publish(EVENTS_STREAM, payload)
+    await run_once(consumer, bus)
+    assert seen == ["CallEnded"]
+    assert consumer.stats.skipped == 2 and consumer.stats.dead_lettered == 2
+    assert consumer.stats.handled == 1
+    assert await bus.pending_count(EVENTS_STREAM, "g") == 0
+    # one at a time (a batch of one): same rule
+    await bus.publish(EVENTS_STREAM, c.encode(ev(2)))
+    (delivery,) = await bus.read(EVENTS_STREAM, "g", "n", 10, 0)
+    await consumer.process(delivery)
+    assert seen == ["CallEnded"] and consumer.stats.skipped == 3
+    assert await bus.pending_count(EVENTS_STREAM, "g") == 0
+
+
+def test_peek_type_reads_only_what_encode_writes() -> None:
+    from switch_control.contract.codec import peek_type
+
+    assert peek_type(c.encode(ev(1))) == "CallRinging"
+    assert peek_type(b'{"v":1,"type":"CallRinging"}') is None  # not our encoder's order
+    assert peek_type(b'{"type":"Bogus","v":1}') is None
+    assert peek_type(b'{"type":"CallRing') is None
+    assert peek_type(b"") is None

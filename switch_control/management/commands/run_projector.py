@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, connection
 from redis.exceptions import RedisError
 
-from reports.projector import project, project_many, prune_processed
+from reports.projector import PROJECTED, project, project_many, prune_processed
 from switch_control import contract as c
 from switch_control.bus import EVENTS_STREAM, Consumer
 from switch_control.runtime import run_daemon
@@ -77,6 +77,7 @@ class Command(BaseCommand):
             batch_handler=batch_handler,
             batch=500,
             linger_s=0.2,  # CDRs may trail the call by 0.2 s; batches stay large
+            types=frozenset(t.TYPE for t in PROJECTED),  # the rest is not read
         )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
