@@ -39,3 +39,25 @@ def test_run_daemon_runs_main_on_uvloop_and_returns_its_result(restore_gc) -> No
         return type(asyncio.get_running_loop()).__module__
 
     assert runtime.run_daemon(main).startswith(uvloop.__name__)
+
+
+def test_lower_priority_renices_the_calling_process_only() -> None:
+    """The projector's call: measured in a child, as niceness cannot be raised back."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os; from switch_control.runtime import lower_priority as lp; "
+        "before = os.nice(0); print(before, lp(3), lp(0), lp(-5))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    ).stdout.split()
+    before, after, same, negative = map(int, out)
+    assert after == min(before + 3, 19) and same == after and negative == after
+    assert os.nice(0) == before  # the test process itself is untouched

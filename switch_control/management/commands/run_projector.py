@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from reports.projector import PROJECTED, project, project_many, prune_processed
 from switch_control import contract as c
 from switch_control.bus import EVENTS_STREAM, Consumer
-from switch_control.runtime import run_daemon
+from switch_control.runtime import lower_priority, run_daemon
 from switch_control.wiring import make_bus, redis_client
 
 
@@ -52,6 +52,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="projector-1")
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+        lower_priority(settings.PROJECTOR_NICE)
         run_daemon(lambda: self._main(opts["name"]))
 
     async def _main(self, name: str) -> None:
