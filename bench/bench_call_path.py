@@ -1369,7 +1369,8 @@ def findings_lines(rep: Report) -> list[str]:
             f"**Publisher**: {pc('_publisher')} in "
             f"`{where('switch_control/daemon.py', 'async with self.redis.pipeline')}`: an "
             "XADD per event, and per batch one MSET of the live calls' states and one "
-            "DEL of the ended ones (it waits up to 5 ms for a burst to gather)."
+            "DEL of the ended ones (it waits up to `PUBLISH_LINGER_MS`, 25 ms, for a burst "
+            "to gather)."
         )
     if pj is not None and pj.samples and st is not None:
         pms = st.ms_per_call("projector")

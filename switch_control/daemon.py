@@ -48,6 +48,9 @@ class ControllerConfig:
     trim_every_s: float = 30.0  # trim the streams behind their consumers this often
     status_ttl_s: int = 10
     drain_timeout_s: float = 10.0
+    # the publisher lets a burst of events gather this long before one Redis round trip
+    # writes them all (and each call's latest state once)
+    publish_linger_s: float = 0.025
 
 
 class Controller:
@@ -203,8 +206,8 @@ class Controller:
             if self._outbox.qsize() < 50:
                 # let the burst this event belongs to gather: far fewer round trips, and
                 # a call's state is written once per batch (publishing cost 20 % of the
-                # controller's CPU when done per event); events wait at most 5 ms
-                await asyncio.sleep(0.005)
+                # controller's CPU when done per event); events wait at most the linger
+                await asyncio.sleep(self.config.publish_linger_s)
             while not self._outbox.empty() and len(batch) < 500:
                 batch.append(self._outbox.get_nowait())
             states: dict[str, CallState] = {}

@@ -81,4 +81,5 @@ def controller_config() -> ControllerConfig:
     return ControllerConfig(
         name=settings.CONTROLLER_NAME,
         policy=PolicyConfig(welcome=welcome, agents=tuple(settings.DEFAULT_AGENT_EXTENSIONS)),
+        publish_linger_s=settings.PUBLISH_LINGER_MS / 1000,
     )

@@ -144,6 +144,8 @@ SWITCH_KIND = env("SWITCH_KIND", "asterisk")  # asterisk | freeswitch | fake
 CONTROLLER_NAME = env("CONTROLLER_NAME", "controller-1")
 # how long the projector remembers the ids of events it projected (redelivery guard)
 PROJECTOR_DEDUP_DAYS = int(env("PROJECTOR_DEDUP_DAYS", "7"))
+# the controller publishes events in batches: how long a batch may gather (ms)
+PUBLISH_LINGER_MS = float(env("PUBLISH_LINGER_MS", "25"))
 # the projector lowers its own CPU priority by this much (os.nice): CDRs are background
 # work, the switch and the controller answer calls (0 keeps the default priority)
 PROJECTOR_NICE = int(env("PROJECTOR_NICE", "10"))
