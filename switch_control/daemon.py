@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from . import contract as c
 from .bus import COMMANDS_STREAM, EVENTS_STREAM, Bus, Consumer
-from .bus.redis_streams import HARD_MAXLEN, trim_consumed
+from .bus.redis_streams import HARD_MAXLEN, trim_consumed, xadd_many
 from .callcontrol import CallControl, KnownLeg
 from .engine.calls import CallPhase, CallState, apply
 from .engine.policy import PolicyConfig, decide
@@ -220,17 +220,12 @@ class Controller:
                 if st.phase is not CallPhase.ENDED
             }
             ended = [st.call_id for st in states.values() if st.phase is CallPhase.ENDED]
+            payloads = [c.encode(event) for event, _ in batch]
             delay = 0.2
             while True:
                 try:
                     async with self.redis.pipeline(transaction=False) as pipe:
-                        for event, _ in batch:
-                            pipe.xadd(
-                                EVENTS_STREAM,
-                                {b"m": c.encode(event)},
-                                maxlen=HARD_MAXLEN,
-                                approximate=True,
-                            )
+                        xadd_many(pipe, EVENTS_STREAM, payloads, HARD_MAXLEN)
                         if live:
                             pipe.mset(live)
                             pipe.sadd(LIVE_CALLS, *(k[len(CALL_PREFIX) :] for k in live))

@@ -71,6 +71,32 @@ async def raw(redis_db: str) -> AsyncIterator[aioredis.Redis]:
 # =========================================================================== the bus itself
 
 
+async def test_xadd_many_writes_each_payload_as_its_own_entry_in_order(
+    buses: Callable[..., RedisBus], raw: aioredis.Redis
+) -> None:
+    """The controller's publisher appends a batch with one EVAL: consumers must see the
+    same entries, in the same order, as one XADD per event would have written."""
+    from switch_control.bus.redis_streams import xadd_many
+
+    payloads = [answer(f"leg-{i}") for i in range(300)] + [answer("来电-13800138000")]
+    async with raw.pipeline(transaction=False) as pipe:
+        xadd_many(pipe, STREAM, payloads[:150])
+        xadd_many(pipe, STREAM, payloads[150:])
+        assert await pipe.execute() == [150, 151]
+    bus = buses()
+    got = await bus.read(STREAM, GROUP, "ctl-1", count=1000, block_ms=50)
+    assert [d.payload for d in got] == payloads
+    ids = [tuple(map(int, d.entry_id.split("-"))) for d in got]
+    assert ids == sorted(set(ids))  # distinct, increasing
+    assert leg_of(got[-1].payload) == "来电-13800138000"
+    # the approximate cap applies, as with XADD MAXLEN ~
+    async with raw.pipeline(transaction=False) as pipe:
+        for _ in range(4):
+            xadd_many(pipe, "capped", [b"x"] * 500, maxlen=100)
+        await pipe.execute()
+    assert 100 <= await raw.xlen("capped") < 2000
+
+
 async def test_publish_and_read_through_a_group(buses: Callable[..., RedisBus]) -> None:
     bus = buses()
     await bus.ensure_group(STREAM, GROUP)
