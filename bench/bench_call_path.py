@@ -78,12 +78,11 @@ import procstat  # noqa: E402
 import profile_parts  # noqa: E402
 import redis  # noqa: E402
 import sipp_calls  # noqa: E402
+from results import RESULTS, write_section  # noqa: E402
 
 from scripts import sipp  # noqa: E402
 from scripts.asterisk_sandbox import AsteriskSandbox, free_port, free_udp_port  # noqa: E402
 
-RESULTS = BENCH / "RESULTS.md"
-START, END = "<!-- call-path:start -->", "<!-- call-path:end -->"
 PYTHON = str(REPO / ".venv/bin/python") if (REPO / ".venv/bin/python").exists() else sys.executable
 PYSPY = shutil.which("py-spy", path=str(Path(PYTHON).parent)) or shutil.which("py-spy")
 
@@ -737,8 +736,11 @@ class Bench:
             series.steps.append(step)
             if not step.clean:
                 # before the next series starts its phone: what the overloaded step left
-                # must not reach (and fail) the next series' agent phone
+                # must not reach (and fail) the next series' agent phone: its channels are
+                # hung up, and the next phone registers a fresh port, as Asterisk goes on
+                # retransmitting BYEs of the old dialogs to the old one for up to 32 s
                 self.clear_channels()
+                self.phone_port = 0
                 return
             time.sleep(1.0)
 
@@ -1469,18 +1471,6 @@ def rss_lines(rep: Report) -> list[str]:
     return L
 
 
-def write_results(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{START}\n{text}{END}"
-    if START in old and END in old:
-        head, _, rest = old.partition(START)
-        _, _, tail = rest.partition(END)
-        new = head + block + tail
-    else:
-        new = old.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(new)
-
-
 def parse_rates(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
 
@@ -1567,7 +1557,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(rep, args)
     print("\n" + text, flush=True)
     if not args.no_write:
-        write_results(text)
+        write_section("call-path", text)
         log(f"wrote {RESULTS}")
     return 0
 

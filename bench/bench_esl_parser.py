@@ -38,11 +38,10 @@ sys.path.insert(0, str(REPO))
 
 import orjson  # noqa: E402
 
+from bench.results import write_section  # noqa: E402
 from switch_control.protocols.esl import EslParser  # noqa: E402
 
 CAPTURES = REPO.parent / "shared" / "freeswitch-captures"
-RESULTS = REPO / "bench" / "RESULTS.md"
-START, END = "<!-- esl-parser:start -->", "<!-- esl-parser:end -->"
 CHUNK = 65536
 
 
@@ -216,18 +215,6 @@ def _greenswitch_child(fmt: str, events: int) -> None:
 # -- report --------------------------------------------------------------------------------
 
 
-def write_results(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--quick", action="store_true", help="smaller streams, one run each")
@@ -297,7 +284,7 @@ def main() -> None:
     ]
     report = "\n".join(lines)
     print(report)
-    write_results(report)
+    write_section("esl-parser", report)
 
 
 if __name__ == "__main__":

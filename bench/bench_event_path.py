@@ -14,6 +14,7 @@ Python side of the same call path so that a code change to it can be judged alon
 
 Reported: CPU per call (process time over ``--calls`` calls, the publisher's last batch
 included), best and median of ``--runs``; ``--profile`` prints cProfile's top functions.
+Rewrites the ``event-path`` section of ``bench/RESULTS.md`` (``--no-write``: don't).
 
     .venv/bin/python bench/bench_event_path.py [--calls 3000] [--runs 5] [--profile]
 """
@@ -40,6 +41,7 @@ import orjson  # noqa: E402
 import redis  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
+from bench.results import run_header, write_section  # noqa: E402
 from switch_control.bus import EVENTS_STREAM, RedisBus  # noqa: E402
 from switch_control.daemon import Controller, ControllerConfig  # noqa: E402
 from switch_control.drivers.asterisk import AsteriskDriver  # noqa: E402
@@ -181,6 +183,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=3000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--profile", action="store_true", help="cProfile one more run")
+    ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     args = ap.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callcenter.settings")
     port = free_port()
@@ -214,6 +217,19 @@ def main() -> None:
             f"published; CPU per call best {min(ms):.3f} ms, median {statistics.median(ms):.3f}"
             f" ms ({args.runs} runs)"
         )
+        if not args.no_write:
+            write_section(
+                "event-path",
+                "## Controller event path (no switch)\n\n"
+                f"Run {run_header()}, `.venv/bin/python bench/bench_event_path.py`. The real "
+                "controller and Asterisk driver in one process, a private Redis, ARI REST "
+                "answered in process (no socket); the 12 ARI events of one call of the "
+                f"call-path bench fed in a real call's order, {args.calls} calls per run "
+                f"({results[0][1]} contract events published). The Python side of the "
+                "controller's CPU per call, without REST or websocket I/O.\n\n"
+                "| runs | CPU per call best / median (ms) |\n|---:|---:|\n"
+                f"| {args.runs} | {min(ms):.3f} / {statistics.median(ms):.3f} |\n",
+            )
         if args.profile:
             prof = cProfile.Profile()
             with asyncio.Runner(loop_factory=loop_factory) as runner:
