@@ -26,9 +26,7 @@ import asyncio
 import cProfile
 import os
 import pstats
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,9 +36,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import orjson  # noqa: E402
-import redis  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
+from bench.local_redis import private_redis  # noqa: E402
 from bench.results import run_header, write_section  # noqa: E402
 from switch_control.bus import EVENTS_STREAM, RedisBus  # noqa: E402
 from switch_control.daemon import Controller, ControllerConfig  # noqa: E402
@@ -172,12 +170,6 @@ async def run_calls(calls: int, redis_url: str) -> tuple[float, int]:
     return cpu * 1000 / calls, int(published)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--calls", type=int, default=3000)
@@ -186,20 +178,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     args = ap.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callcenter.settings")
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        sync = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                sync.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
+    with private_redis() as (url, _client):
         try:
             import uvloop
 
@@ -237,9 +216,6 @@ def main() -> None:
                 runner.run(run_calls(args.calls, url))
                 prof.disable()
             pstats.Stats(prof).sort_stats("tottime").print_stats(30)
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 if __name__ == "__main__":

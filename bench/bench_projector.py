@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 import redis  # noqa: E402
 
 import bench.procstat as procstat  # noqa: E402
+from bench.local_redis import private_redis  # noqa: E402
 from bench.results import run_header, write_section  # noqa: E402
 from switch_control import contract as c  # noqa: E402
 from switch_control.bus import EVENTS_STREAM  # noqa: E402
@@ -93,14 +94,6 @@ def call_events(n: int, t0: float) -> list[c.Event]:
             at=at + 0.67,
         ),
     ]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def started(rds: redis.Redis) -> bool:
@@ -205,37 +198,13 @@ def main() -> None:
     ap.add_argument("--pyspy", default="", help="py-spy raw profile of the last run to this file")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-projector-"))
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
     try:
-        rds = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                rds.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        url = f"redis://127.0.0.1:{port}/0"
-        results = [
-            one_run(args.calls, tmp, url, rds, args.pyspy if i == args.runs - 1 else "")
-            for i in range(args.runs)
-        ]
+        with private_redis() as (url, rds):
+            results = [
+                one_run(args.calls, tmp, url, rds, args.pyspy if i == args.runs - 1 else "")
+                for i in range(args.runs)
+            ]
     finally:
-        server.terminate()
-        server.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
     ms = [r["ms_per_call"] for r in results]
     eps = [r["events_per_s"] for r in results]
