@@ -44,7 +44,10 @@ def lower_priority(increment: int) -> int:
     On a busy box the projector's batches (a few hundred events at once) would otherwise
     compete for a core with Asterisk and the controller just when calls arrive: with it
     niced, calls are answered first and CDRs trail by a little more. Its total work is the
-    same, so it still keeps up whenever the machine does. Returns the new niceness."""
+    same, so it still keeps up whenever the machine does. Returns the new niceness.
+
+    Call it before the process starts any thread: on Linux niceness belongs to a thread,
+    and a new thread inherits its creator's (the projector's DB worker thread does)."""
     if increment <= 0:
         return os.nice(0)
     try:
