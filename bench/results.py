@@ -12,24 +12,18 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=RESULTS.parent, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def run_header() -> str:
     """``2026-11-22 15:00 UTC, Python 3.11.7, 2 CPU(s), commit abc1234``."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=RESULTS.parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=RESULTS.parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        commit += " + uncommitted changes" if dirty else ""
+        commit = _git("rev-parse", "--short", "HEAD")
+        if _git("status", "--porcelain", "--untracked-files=no"):
+            commit += " + uncommitted changes"
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     return (

@@ -30,25 +30,16 @@ MAX_MESSAGE_BYTES = 256 * 1024
 
 def encode(message: Message) -> bytes:
     payload: dict[str, Any] = {"type": message.TYPE, "v": message.VERSION}
-    for f in dataclasses.fields(message):
-        payload[f.name] = getattr(message, f.name)
+    for name in _schema(type(message)).order:
+        payload[name] = getattr(message, name)
     return orjson.dumps(payload)
-
-
-_HINTS: dict[str, dict[str, Any]] = {}
-
-
-def _hints(cls: type[Message]) -> dict[str, Any]:
-    hints = _HINTS.get(cls.TYPE)
-    if hints is None:
-        hints = _HINTS[cls.TYPE] = typing.get_type_hints(cls)
-    return hints
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Schema:
-    """What ``decode`` needs of a message class, worked out once per class."""
+    """What ``encode`` and ``decode`` need of a message class, worked out once per class."""
 
+    order: tuple[str, ...]  # the fields, in declaration order
     names: frozenset[str]
     # (name, hint, the JSON type a valid value of a plain hint has, the enum to convert
     # it to or None, required); None as the JSON type: always the full check
@@ -71,7 +62,7 @@ def _fast_path(hint: Any) -> tuple[type | None, type[StrEnum] | None]:
 def _schema(cls: type[Message]) -> _Schema:
     schema = _SCHEMAS.get(cls)
     if schema is None:
-        hints = _hints(cls)
+        hints = typing.get_type_hints(cls)
         fields = tuple(
             (
                 f.name,
@@ -81,7 +72,8 @@ def _schema(cls: type[Message]) -> _Schema:
             )
             for f in dataclasses.fields(cls)
         )
-        schema = _SCHEMAS[cls] = _Schema(frozenset(x[0] for x in fields), fields)
+        order = tuple(x[0] for x in fields)
+        schema = _SCHEMAS[cls] = _Schema(order, frozenset(order), fields)
     return schema
 
 
