@@ -8,7 +8,7 @@ Python side of the same call path so that a code change to it can be judged alon
   real ``AsteriskDriver`` (event normalization, leg table) are built in process;
 - ARI REST is replaced by a coroutine that answers at once (no aiohttp, no socket): what
   a REST call costs is the call-path bench's business;
-- the twelve ARI events Asterisk sends for one call of that bench (JSON shaped like
+- the eight ARI events Asterisk sends for one call of that bench (JSON shaped like
   Asterisk 22's) are fed through the ARI client's dispatch, in the order a real call
   produces them, with the controller's tasks run in between.
 
@@ -73,20 +73,6 @@ def channel(cid: str, name: str, state: str, number: str, exten: str, cc: str, r
     }
 
 
-def bridge(bid: str, members: list[str]) -> Any:
-    return {
-        "id": bid,
-        "technology": "simple_bridge",
-        "bridge_type": "mixing",
-        "bridge_class": "stasis",
-        "creator": "Stasis",
-        "name": "",
-        "channels": members,
-        "creationtime": STAMP,
-        "video_mode": "talker",
-    }
-
-
 def call_events(n: int) -> list[bytes]:
     """The ARI events of one call of the call-path bench, in a real call's order."""
     cid = f"1795360{n:06d}.{n}"
@@ -118,13 +104,9 @@ def call_events(n: int) -> list[bytes]:
                 "state": "done",
             },
         ),
-        ev("ChannelEnteredBridge", bridge=bridge(cid, [cid]), channel=caller("Up")),
         ev("ChannelStateChange", channel=agent("Up")),
         ev("StasisStart", args=["dialed"], channel=agent("Up")),
-        ev("ChannelEnteredBridge", bridge=bridge(cid, [cid, aid]), channel=agent("Up")),
-        ev("ChannelLeftBridge", bridge=bridge(cid, [cid]), channel=agent("Up")),
         ev("ChannelDestroyed", cause=16, cause_txt="Normal Clearing", channel=agent("Up")),
-        ev("ChannelLeftBridge", bridge=bridge(cid, []), channel=caller("Up")),
         ev("ChannelDestroyed", cause=16, cause_txt="Normal Clearing", channel=caller("Up")),
     ]
 
@@ -165,8 +147,8 @@ async def run_calls(calls: int, redis_url: str) -> tuple[float, int]:
     await client.aclose()
     if controller.calls or driver.legs:
         raise SystemExit(f"calls left over: {len(controller.calls)} calls, {len(driver.legs)} legs")
-    if requests != calls * 8:
-        raise SystemExit(f"{requests} REST requests for {calls} calls (expected 8 per call)")
+    if requests != calls * 9:  # (8 of the path, 1 to keep the caller subscribed)
+        raise SystemExit(f"{requests} REST requests for {calls} calls (expected 9 per call)")
     return cpu * 1000 / calls, int(published)
 
 
@@ -192,7 +174,7 @@ def main() -> None:
                 results.append(runner.run(run_calls(args.calls, url)))
         ms = [r[0] for r in results]
         print(
-            f"controller event path, {args.calls} calls x 12 ARI events -> {results[0][1]} "
+            f"controller event path, {args.calls} calls x 8 ARI events -> {results[0][1]} "
             f"published; CPU per call best {min(ms):.3f} ms, median {statistics.median(ms):.3f}"
             f" ms ({args.runs} runs)"
         )
@@ -202,7 +184,7 @@ def main() -> None:
                 "## Controller event path (no switch)\n\n"
                 f"Run {run_header()}, `.venv/bin/python bench/bench_event_path.py`. The real "
                 "controller and Asterisk driver in one process, a private Redis, ARI REST "
-                "answered in process (no socket); the 12 ARI events of one call of the "
+                "answered in process (no socket); the 8 ARI events of one call of the "
                 f"call-path bench fed in a real call's order, {args.calls} calls per run "
                 f"({results[0][1]} contract events published). The Python side of the "
                 "controller's CPU per call, without REST or websocket I/O.\n\n"

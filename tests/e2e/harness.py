@@ -175,9 +175,7 @@ class Harness:
 
 def make_driver(sandbox: Any) -> AsteriskDriver:
     info = sandbox.info
-    ari = AriClient(
-        AriConfig(info.ari_url, info.ari_user, info.ari_password, app=info.app, subscribe_all=True)
-    )
+    ari = AriClient(AriConfig(info.ari_url, info.ari_user, info.ari_password, app=info.app))
     ami = AmiClient(AmiConfig("127.0.0.1", info.ami_port, info.ami_user, info.ami_password))
     return AsteriskDriver(ari, ami=ami)
 

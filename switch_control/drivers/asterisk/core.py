@@ -2,8 +2,15 @@
 and originate (SW-1, SW-2, SW-4, REC-1). ``driver.AsteriskDriver`` adds multi-leg ones.
 
 Every call we handle sits in the Stasis app (``asterisk_conf/extensions.conf``). Legs we
-dial are originated into the app (``POST /channels`` with our own channel id) and, with
-``subscribeAll``, every event of theirs reaches us from the first ring. The customer call
+dial are originated into the app (``POST /channels`` with our own channel id): Asterisk
+subscribes the app to them at creation, so every event of theirs reaches us from the first
+ring. The app does not ask for ``subscribeAll``: with it, Asterisk turned every message of
+every channel (each dialplan step, variable, bridge change) into JSON for us before the
+event filter dropped most of them (~1.5 ms of Asterisk CPU per call on the benchmark's
+path). What that brought otherwise comes another way: bridge membership from our own
+addChannel/removeChannel replies and ChannelDestroyed (all bridges are ours, and Asterisk
+answers addChannel once the channel is in), phones' presence from a poll of the endpoints
+(``presence_poll_s``). The customer call
 id and the leg role travel on the channel itself (``CC_CALL_ID``/``CC_ROLE``, exported
 through ari.conf ``channelvars``) so a restarted controller rebuilds its leg table from
 ``GET /channels`` alone.
@@ -20,11 +27,14 @@ from typing import Any
 from ...callcontrol import EventSink, KnownLeg, LegSnapshot, SwitchInfo
 from ...contract import (
     CAUSE_TO_Q850,
+    CallBridged,
     CallEnded,
     CallHeld,
     CallOffered,
     CallResumed,
+    CallUnbridged,
     Direction,
+    EndpointStatusChanged,
     Event,
     HangupCause,
     LegRole,
@@ -97,12 +107,15 @@ class AsteriskCore:
         trunk: str = "trunk",
         moh_class: str = "default",
         ami: AmiClient | None = None,
+        presence_poll_s: float = 2.0,
     ) -> None:
         self.ari = ari
         self.ami = ami
         self.agent_tech = agent_tech
         self.trunk = trunk
         self.moh_class = moh_class
+        self.presence_poll_s = presence_poll_s
+        self._presence: dict[str, bool] | None = None  # endpoint -> online, last poll
         self.legs: dict[str, LegInfo] = {}
         self.bridges: dict[str, str] = {}  # bridge id -> call id
         self._collectors: dict[str, asyncio.Queue[str]] = {}
@@ -117,14 +130,7 @@ class AsteriskCore:
         self.ari.on("RecordingFinished", self._on_recording_finished)
         self.ari.on("RecordingFailed", self._on_recording_finished)
         self.ari.on("PlaybackFinished", self._on_playback_finished)
-        self.ari.on("ContactStatusChange", self._on_contact_status)
-        for etype in (
-            "ChannelStateChange",
-            "ChannelDtmfReceived",
-            "ChannelEnteredBridge",
-            "ChannelLeftBridge",
-            "ChannelDestroyed",
-        ):
+        for etype in ("ChannelStateChange", "ChannelDtmfReceived", "ChannelDestroyed"):
             self.ari.on(etype, self._on_leg_event)
         self.ari.on_connect(self._on_connect)
         self.ari.on_disconnect(self._on_disconnect)
@@ -139,6 +145,8 @@ class AsteriskCore:
         await self.ari.start()
         if self.ami is not None:
             self._spawn(self._sweep_loop())
+        if self.presence_poll_s > 0:
+            self._spawn(self._presence_loop())
 
     async def close(self) -> None:
         for task in list(self._background):
@@ -175,6 +183,7 @@ class AsteriskCore:
 
     async def _on_disconnect(self) -> None:
         self._reconciled = False
+        self._presence = None  # after a reconnection, every phone's state is told again
         await self._emit(SwitchDisconnected(switch="asterisk", reason=self.ari.last_error))
 
     # ------------------------------------------------------------------ reconciliation
@@ -281,12 +290,28 @@ class AsteriskCore:
             return False
         return str((info or {}).get("state", "")) == "online"
 
-    async def _on_contact_status(self, ev: AriEvent) -> None:
-        """A phone registered, unregistered or became (un)reachable (``subscribeAll``
-        brings every endpoint's events)."""
-        event = tr.contact_status(ev)
-        if event is not None:
-            await self._emit(event)
+    async def _presence_loop(self) -> None:
+        while True:
+            if self.ari.connected:
+                try:
+                    await self.poll_presence()
+                except (CommandRejected, NoSuchCall, SwitchUnavailable) as exc:
+                    logger.debug("presence not polled: %s", exc)
+            await asyncio.sleep(self.presence_poll_s)
+
+    async def poll_presence(self) -> None:
+        """Tell which phones registered, unregistered or became (un)reachable since the
+        last poll (every phone after a (re)connection). One ``GET /endpoints/{tech}`` per
+        poll, whatever the call rate: cheaper for Asterisk than the endpoint events, which
+        come only with a subscription that also brings every channel's messages."""
+        states = tr.endpoint_states(await self.ari.get(f"/endpoints/{self.agent_tech}"))
+        before, self._presence = self._presence, states
+        for endpoint, online in states.items():
+            if before is not None and before.get(endpoint) == online:
+                continue
+            if before is None and not online:
+                continue  # the first poll tells the phones that are online
+            await self._emit(EndpointStatusChanged(endpoint=endpoint, online=online))
 
     async def _ended_while_away(self, leg: LegInfo) -> CallEnded:
         """The switch's own record of when and why a leg ended (AstDB ``cc_end``, written
@@ -341,13 +366,49 @@ class AsteriskCore:
             # the event stream must not wait with it (every call would queue behind it)
             if known.join_bridge:
                 self._spawn(self._join(known))
+            if known.internal:  # a snoop channel: created into the app, not dialled
+                self._spawn(self._keep_subscribed(known))
             return
         result = tr.offered(ev, ch)
         if result is None:
             return
         leg, event = result
         self.legs[ch.id] = leg
+        self._spawn(self._keep_subscribed(leg))
         await self._emit(event)
+
+    async def _keep_subscribed(self, leg: LegInfo) -> None:
+        """Subscribe the app to a leg that came in through the dialplan, so its
+        ChannelDestroyed (the hangup cause) reaches us. Without ``subscribeAll`` the app
+        is subscribed to such a channel only while it is in Stasis, and it leaves Stasis
+        as it hangs up, before it is destroyed. (Legs we originate are subscribed by the
+        originate itself.) If the channel is already gone, it ended now."""
+        app = self.ari.config.app
+        try:
+            await self.ari.post(
+                f"/applications/{app}/subscription", eventSource=f"channel:{leg.leg_id}"
+            )
+            return
+        except (CommandRejected, NoSuchCall):
+            pass
+        except SwitchUnavailable:
+            return  # reconciliation after the reconnection tells whether it ended
+        if self.legs.get(leg.leg_id) is leg:
+            try:
+                await self.ari.get(f"/channels/{leg.leg_id}")
+                logger.warning("leg %s: events not subscribed", leg.leg_id)
+                return
+            except NoSuchCall:
+                pass
+            except (CommandRejected, SwitchUnavailable):
+                return
+            if self.legs.get(leg.leg_id) is not leg:
+                return
+            self._forget(leg)
+            if leg.bridge_id:
+                await self._left_bridge(leg)
+            if not leg.internal:
+                await self._emit(CallEnded(call_id=leg.call_id, leg_id=leg.leg_id))
 
     async def _on_leg_event(self, ev: AriEvent) -> None:
         ch = ev.channel
@@ -362,10 +423,8 @@ class AsteriskCore:
                 q.put_nowait(ev.get("digit"))
         elif ev.type == "ChannelDestroyed":
             self._forget(leg)
-        elif ev.type == "ChannelLeftBridge":
-            bridge = ev.raw.get("bridge") or {}
-            if not bridge.get("channels") and bridge.get("id") in self.bridges:
-                self._spawn(self._destroy_bridge(str(bridge["id"])))
+            if leg.bridge_id:  # a leg that hangs up leaves its bridge
+                await self._left_bridge(leg, at=ev.timestamp)
         if leg.internal:
             return
         event = tr.simple(ev, leg)
@@ -388,6 +447,38 @@ class AsteriskCore:
             self._clear_marker(leg.leg_id)
         if leg.companion:
             self._spawn(self._quiet_hangup(leg.companion))
+
+    async def _entered_bridge(self, leg: LegInfo, bridge_id: str) -> None:
+        """addChannel succeeded: Asterisk replies once the channel is in the bridge."""
+        if self.legs.get(leg.leg_id) is not leg:  # it hung up meanwhile (and left)
+            self._destroy_if_empty(bridge_id)
+            return
+        leg.bridge_id = bridge_id
+        if not leg.internal:
+            await self._emit(
+                CallBridged(call_id=leg.call_id, leg_id=leg.leg_id, bridge_id=bridge_id)
+            )
+
+    async def _left_bridge(self, leg: LegInfo, at: float = 0.0) -> None:
+        bridge_id, leg.bridge_id = leg.bridge_id, ""
+        if not leg.internal:
+            await self._emit(
+                CallUnbridged(
+                    call_id=leg.call_id,
+                    leg_id=leg.leg_id,
+                    bridge_id=bridge_id,
+                    at=at or time.time(),
+                )
+            )
+        self._destroy_if_empty(bridge_id)
+
+    def _destroy_if_empty(self, bridge_id: str) -> None:
+        """Our bridges live as long as one of our legs is in them (as Asterisk saw it
+        when the last one left: a leg still ringing to join it finds it gone)."""
+        if bridge_id in self.bridges and not any(
+            x.bridge_id == bridge_id for x in self.legs.values()
+        ):
+            self._spawn(self._destroy_bridge(bridge_id))
 
     async def _destroy_bridge(self, bridge_id: str) -> None:
         self.bridges.pop(bridge_id, None)
@@ -524,9 +615,10 @@ class AsteriskCore:
             try:
                 await self.ari.post(f"/bridges/{leg.bridge_id}/removeChannel", channel=leg.leg_id)
             except CommandRejected:
-                pass  # already left (the event is on its way)
+                pass  # it is not in that bridge any more
+            await self._left_bridge(leg)
         await self.ari.post(f"/bridges/{bridge_id}/addChannel", channel=leg.leg_id)
-        leg.bridge_id = bridge_id
+        await self._entered_bridge(leg, bridge_id)
 
     async def _after_join(self, leg: LegInfo) -> None:
         if leg.replace_leg:

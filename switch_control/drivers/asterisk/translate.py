@@ -6,14 +6,11 @@ from dataclasses import dataclass, field
 
 from ...contract import (
     CallAnswered,
-    CallBridged,
     CallEnded,
     CallOffered,
     CallRinging,
-    CallUnbridged,
     Direction,
     DtmfReceived,
-    EndpointStatusChanged,
     Event,
     HangupCause,
     LegRole,
@@ -32,18 +29,17 @@ ARG_SNOOP = "snoop"  # a snoop channel for supervision
 # ARI events the driver consumes: the app's event filter asks Asterisk for these only
 # (every other event costs Asterisk a JSON document and a websocket frame, and us a parse;
 # StasisEnd and Dial are not needed: ChannelDestroyed ends a leg, ChannelStateChange
-# tells ringing and answer)
+# tells ringing and answer). Bridge membership is not among them: the app is not
+# subscribed to bridges (no ``subscribeAll``), and the driver knows it from its own
+# addChannel/removeChannel replies and from ChannelDestroyed (see ``core``).
 WANTED_EVENTS = (
     "StasisStart",
     "ChannelStateChange",
     "ChannelDestroyed",
     "ChannelDtmfReceived",
-    "ChannelEnteredBridge",
-    "ChannelLeftBridge",
     "PlaybackFinished",
     "RecordingFinished",
     "RecordingFailed",
-    "ContactStatusChange",
 )
 
 
@@ -122,14 +118,6 @@ def simple(ev: AriEvent, leg: LegInfo) -> Event | None:
             duration_ms=dur if isinstance(dur, int) else 0,
             at=at,
         )
-    if t == "ChannelEnteredBridge":
-        leg.bridge_id = ev.get("bridge", "id")
-        return CallBridged(call_id=leg.call_id, leg_id=leg.leg_id, bridge_id=leg.bridge_id, at=at)
-    if t == "ChannelLeftBridge":
-        leg.bridge_id = ""
-        return CallUnbridged(
-            call_id=leg.call_id, leg_id=leg.leg_id, bridge_id=ev.get("bridge", "id"), at=at
-        )
     if t == "ChannelDestroyed":
         code = ev.raw.get("cause")
         code = code if isinstance(code, int) else None
@@ -143,20 +131,14 @@ def simple(ev: AriEvent, leg: LegInfo) -> Event | None:
 
 
 # a contact in one of these states can take calls (the rest: Unreachable, Removed, Unknown)
-CONTACT_ONLINE = frozenset(("Created", "Reachable", "NonQualified", "Updated"))
-
-
-def contact_status(ev: AriEvent) -> EndpointStatusChanged | None:
-    """``ContactStatusChange``: a phone's registration or reachability changed."""
-    endpoint = ev.get("endpoint", "resource") or ev.get("contact_info", "aor")
-    if not endpoint:
-        return None
-    return EndpointStatusChanged(
-        endpoint=endpoint,
-        online=ev.get("contact_info", "contact_status") in CONTACT_ONLINE,
-        contact=ev.get("contact_info", "uri"),
-        at=ev.timestamp,
-    )
+def endpoint_states(endpoints: object) -> dict[str, bool]:
+    """``GET /endpoints/{tech}`` -> {resource: online}."""
+    states: dict[str, bool] = {}
+    if isinstance(endpoints, list):
+        for ep in endpoints:
+            if isinstance(ep, dict) and ep.get("resource"):
+                states[str(ep["resource"])] = ep.get("state") == "online"
+    return states
 
 
 def playback_finished(ev: AriEvent, legs: dict[str, LegInfo]) -> PlaybackFinished | None:
