@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model, Q
+from django.db.models import Model
 
 from acd.models import AgentProfile
 from callcenter.core.phones import region_of
@@ -121,7 +121,13 @@ class _Batch:
         for call in Call.objects.select_for_update().filter(call_id__in=call_ids):
             self.calls[call.call_id] = call
             by_pk[call.pk] = call
-        legs = list(CallLeg.objects.filter(Q(call__call_id__in=call_ids) | Q(leg_id__in=leg_ids)))
+        # two indexed lookups (the call FK, the unique leg id): one query OR-ing them
+        # across the join made SQLite scan every leg ever stored, once per batch
+        by_call = CallLeg.objects.filter(call_id__in=list(by_pk)).order_by()
+        legs_by_id = {leg.pk: leg for leg in by_call}
+        for leg in CallLeg.objects.filter(leg_id__in=leg_ids).order_by():
+            legs_by_id.setdefault(leg.pk, leg)
+        legs = list(legs_by_id.values())
         missing = {leg.call_id for leg in legs} - set(by_pk)
         if missing:  # a leg named by an event of another call (should not happen)
             for call in Call.objects.select_for_update().filter(pk__in=missing):

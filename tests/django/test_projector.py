@@ -176,3 +176,23 @@ def test_old_event_ids_are_pruned_and_recent_ones_kept(agent):
     assert prune_processed(timedelta(days=7)) == 3
     assert ProcessedEvent.objects.count() == len(events) - 3
     assert Call.objects.get(call_id="call-7").ended_at is not None  # CDRs untouched
+
+
+def test_a_batch_reads_rows_through_indexes_not_by_scanning_the_cdr_tables(agent):
+    """The projector's cost per batch must not grow with the CDRs already stored: every
+    query it makes finds its rows through an index (a query OR-ing the call id and the leg
+    id across the join used to scan every leg ever stored, once per batch)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    project_many(call_events("earlier"))
+    with CaptureQueriesContext(connection) as ctx:
+        project_many(call_events("call-2"))
+        project_many(call_events("call-2")[2:] + call_events("call-3"))
+    reads = [q["sql"] for q in ctx.captured_queries if q["sql"].lstrip().startswith("SELECT")]
+    assert reads
+    with connection.cursor() as cursor:
+        for sql in reads:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+            plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
+            assert "SCAN" not in plan, f"{sql}\n-> {plan}"
