@@ -11,6 +11,8 @@ the replies it gets, where the switch sends no event of its own (SW-1, SW-4).
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +42,10 @@ class StubAri:
         self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
     ) -> Any:
         self.requests.append((method, path))
-        return self.reply(method, path, params or {})
+        result = self.reply(method, path, params or {})
+        if inspect.isawaitable(result):  # a reply that takes its time
+            result = await result
+        return result
 
 
 def channel(cid: str, state: str = "Up") -> dict[str, Any]:
@@ -78,10 +83,10 @@ async def rig() -> Any:
 
 
 async def settle(driver: AsteriskDriver) -> None:
+    """Until the driver's background tasks (and those they start) are done."""
     while driver._background:
-        tasks = list(driver._background)
-        for t in tasks:
-            await t
+        await asyncio.gather(*driver._background)
+        await asyncio.sleep(0)  # (their done-callbacks leave the set)
 
 
 async def test_bridge_membership_comes_from_our_requests_and_the_hangup(rig: Any) -> None:
@@ -119,6 +124,32 @@ async def test_a_leg_that_hung_up_while_being_added_is_not_reported_bridged(rig:
     await settle(driver)
     assert not [e for e in events if isinstance(e, c.CallBridged)]
     assert ("DELETE", "/bridges/b2") in stub.requests
+
+
+async def test_a_leg_that_hangs_up_while_its_add_is_unanswered_ends_after_it(rig: Any) -> None:
+    """Under load the addChannel reply can come after the leg's ChannelDestroyed: the leg
+    was bridged all the same (Asterisk answered 204), and the events keep their order."""
+    driver, ari, stub, events = rig
+    await ari._dispatch_raw(event("StasisStart", args=["inbound", "4001"], channel=channel("c5")))
+    await settle(driver)
+    release = asyncio.Event()
+
+    async def slow_add() -> None:
+        await release.wait()
+
+    stub.reply = lambda method, path, params: slow_add() if "addChannel" in path else None
+    adding = asyncio.create_task(driver.bridge(["c5"], "b5"))
+    await asyncio.sleep(0)
+    await ari._dispatch_raw(event("ChannelDestroyed", cause=16, channel=channel("c5")))
+    await asyncio.sleep(0)
+    assert not [e for e in events if isinstance(e, c.CallEnded)]  # waits for the reply
+    release.set()
+    await adding
+    await settle(driver)
+    kinds = [type(e).__name__ for e in events if getattr(e, "leg_id", "") == "c5"]
+    assert kinds[-3:] == ["CallBridged", "CallUnbridged", "CallEnded"]
+    assert "c5" not in driver.legs
+    assert ("DELETE", "/bridges/b5") in stub.requests
 
 
 async def test_a_caller_gone_before_the_subscription_still_ends(rig: Any) -> None:

@@ -422,6 +422,11 @@ class AsteriskCore:
             if q is not None:
                 q.put_nowait(ev.get("digit"))
         elif ev.type == "ChannelDestroyed":
+            if leg.moving is not None:
+                # our addChannel/removeChannel for it is still unanswered: its reply
+                # says whether the leg was bridged; end it after that, in order
+                self._spawn(self._destroyed_after_move(leg, ev))
+                return
             self._forget(leg)
             if leg.bridge_id:  # a leg that hangs up leaves its bridge
                 await self._left_bridge(leg, at=ev.timestamp)
@@ -430,6 +435,12 @@ class AsteriskCore:
         event = tr.simple(ev, leg)
         if event is not None:
             await self._emit(event)
+
+    async def _destroyed_after_move(self, leg: LegInfo, ev: AriEvent) -> None:
+        while leg.moving is not None:
+            await asyncio.shield(leg.moving)
+        if self.legs.get(leg.leg_id) is leg:
+            await self._on_leg_event(ev)
 
     async def _join(self, leg: LegInfo) -> None:
         bridge_id, leg.join_bridge = leg.join_bridge, ""
@@ -611,14 +622,23 @@ class AsteriskCore:
         """Put a leg into a bridge, taking it out of the one it is in first."""
         if leg.bridge_id == bridge_id:
             return
-        if leg.bridge_id:
-            try:
-                await self.ari.post(f"/bridges/{leg.bridge_id}/removeChannel", channel=leg.leg_id)
-            except CommandRejected:
-                pass  # it is not in that bridge any more
-            await self._left_bridge(leg)
-        await self.ari.post(f"/bridges/{bridge_id}/addChannel", channel=leg.leg_id)
-        await self._entered_bridge(leg, bridge_id)
+        while leg.moving is not None:  # one move at a time per leg
+            await asyncio.shield(leg.moving)
+        done = leg.moving = asyncio.get_running_loop().create_future()
+        try:
+            if leg.bridge_id:
+                try:
+                    await self.ari.post(
+                        f"/bridges/{leg.bridge_id}/removeChannel", channel=leg.leg_id
+                    )
+                except CommandRejected:
+                    pass  # it is not in that bridge any more
+                await self._left_bridge(leg)
+            await self.ari.post(f"/bridges/{bridge_id}/addChannel", channel=leg.leg_id)
+            await self._entered_bridge(leg, bridge_id)
+        finally:
+            leg.moving = None
+            done.set_result(None)
 
     async def _after_join(self, leg: LegInfo) -> None:
         if leg.replace_leg:

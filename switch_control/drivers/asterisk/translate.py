@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from ...contract import (
@@ -60,6 +61,9 @@ class LegInfo:
     consult: str = ""  # attended transfer in progress: the consulted leg
     home_bridge: str = ""  # attended transfer: the bridge the customer waits in
     extra: dict[str, str] = field(default_factory=dict)
+    # an addChannel/removeChannel of ours in flight: its reply says whether the leg was
+    # bridged, so the leg's end waits for it (see core._on_leg_event)
+    moving: asyncio.Future[None] | None = None
 
 
 def call_id_of(ch: Channel) -> str:

@@ -77,7 +77,7 @@ class Command(BaseCommand):
             transient=(OperationalError, InterfaceError, RedisError),
             batch_handler=batch_handler,
             batch=500,
-            linger_s=0.2,  # CDRs may trail the call by 0.2 s; batches stay large
+            linger_s=settings.PROJECTOR_LINGER_MS / 1000,  # CDRs trail calls by this much
             types=frozenset(t.TYPE for t in PROJECTED),  # the rest is not read
         )
         loop = asyncio.get_running_loop()
