@@ -1386,7 +1386,8 @@ def findings_lines(rep: Report) -> list[str]:
         item(
             f"**Projector**: {pms:.1f} ms per call"
             + (" (more than Asterisk and the controller together)" if pms > others else "")
-            + ": each batch (the consumer lingers 0.2 s for one) is read, folded in memory "
+            + ": each batch (the consumer lingers `PROJECTOR_LINGER_MS`, 1 s, for one) is "
+            "read, folded in memory "
             f"and written with a fixed number of statements "
             f"(`{where('reports/projector.py', 'class _Batch')}`): Django ORM + SQLite "
             f"{pp('django/db/')}, of which SQLite commits {pp('BaseDatabaseWrapper._commit')}"

@@ -151,7 +151,7 @@ PUBLISH_LINGER_MS = float(env("PUBLISH_LINGER_MS", "25"))
 PROJECTOR_NICE = int(env("PROJECTOR_NICE", "10"))
 # the projector reads events in batches: how long one may gather (ms); CDRs trail calls
 # by up to this much, and fewer, larger batches cost less per call
-PROJECTOR_LINGER_MS = float(env("PROJECTOR_LINGER_MS", "200"))
+PROJECTOR_LINGER_MS = float(env("PROJECTOR_LINGER_MS", "1000"))
 ARI_URL = env("ARI_URL", "http://127.0.0.1:8088/ari")
 ARI_USER = env("ARI_USER", "callcenter")
 ARI_PASSWORD = env("ARI_PASSWORD")
