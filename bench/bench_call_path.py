@@ -1159,6 +1159,23 @@ def summary_lines(rep: Report) -> list[str]:
             f"{at:.1f} ms under the thin app; controller + projector + Redis {ours:.1f} ms vs "
             f"thin app + Redis {thin:.1f} ms."
         )
+        # a steadier yardstick than the clean rates (one step either way moves their ratio
+        # by ~0.1): the whole path's CPU per call of both at the same rate
+        common = {st.rate: st for st in rep.series[c_].steps if st.clean}
+        same = [(st, common[st.rate]) for st in rep.series[t_].steps if st.clean]
+        same = [(t, c) for t, c in same if t.rate in common]
+        if same:
+            st_t, st_c = max(same, key=lambda tc: tc[0].rate)
+            tot_t = sum(st_t.ms_per_call(p) for p in ("asterisk", "thin app", "redis"))
+            tot_c = sum(
+                st_c.ms_per_call(p) for p in ("asterisk", "controller", "projector", "redis")
+            )
+            L.append(
+                f"  Capacity at the same rate ({st_t.rate:g} cps, the highest both ran clean): "
+                f"the whole path takes {tot_t:.1f} ms of CPU per call under the thin app and "
+                f"{tot_c:.1f} ms under the controller (Asterisk, app, projector, Redis; "
+                f"not the load generators) = {tot_t / tot_c:.2f}."
+            )
     for k in ("c0", "c2"):
         b = best.get(k)
         if b is None:
