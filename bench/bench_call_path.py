@@ -1162,8 +1162,9 @@ def summary_lines(rep: Report) -> list[str]:
         # a steadier yardstick than the clean rates (one step either way moves their ratio
         # by ~0.1): the whole path's CPU per call of both at the same rate
         common = {st.rate: st for st in rep.series[c_].steps if st.clean}
-        same = [(st, common[st.rate]) for st in rep.series[t_].steps if st.clean]
-        same = [(t, c) for t, c in same if t.rate in common]
+        same = [
+            (st, common[st.rate]) for st in rep.series[t_].steps if st.clean and st.rate in common
+        ]
         if same:
             st_t, st_c = max(same, key=lambda tc: tc[0].rate)
             tot_t = sum(st_t.ms_per_call(p) for p in ("asterisk", "thin app", "redis"))
