@@ -624,6 +624,8 @@ class AsteriskCore:
             return
         while leg.moving is not None:  # one move at a time per leg
             await asyncio.shield(leg.moving)
+            if leg.bridge_id == bridge_id:  # the move we waited for put it there
+                return
         done = leg.moving = asyncio.get_running_loop().create_future()
         try:
             if leg.bridge_id:
