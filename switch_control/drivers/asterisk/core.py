@@ -402,13 +402,8 @@ class AsteriskCore:
                 pass
             except (CommandRejected, SwitchUnavailable):
                 return
-            if self.legs.get(leg.leg_id) is not leg:
-                return
-            self._forget(leg)
-            if leg.bridge_id:
-                await self._left_bridge(leg)
-            if not leg.internal:
-                await self._emit(CallEnded(call_id=leg.call_id, leg_id=leg.leg_id))
+            if self.legs.get(leg.leg_id) is leg:
+                await self._end_leg(leg, CallEnded(call_id=leg.call_id, leg_id=leg.leg_id))
 
     async def _on_leg_event(self, ev: AriEvent) -> None:
         ch = ev.channel
@@ -427,14 +422,21 @@ class AsteriskCore:
                 # says whether the leg was bridged; end it after that, in order
                 self._spawn(self._destroyed_after_move(leg, ev))
                 return
-            self._forget(leg)
-            if leg.bridge_id:  # a leg that hangs up leaves its bridge
-                await self._left_bridge(leg, at=ev.timestamp)
+            await self._end_leg(leg, tr.simple(ev, leg), at=ev.timestamp)
+            return
         if leg.internal:
             return
         event = tr.simple(ev, leg)
         if event is not None:
             await self._emit(event)
+
+    async def _end_leg(self, leg: LegInfo, ended: Event | None, at: float = 0.0) -> None:
+        """The leg is gone: forget it; it left its bridge first (unbridged, then ended)."""
+        self._forget(leg)
+        if leg.bridge_id:
+            await self._left_bridge(leg, at=at)
+        if ended is not None and not leg.internal:
+            await self._emit(ended)
 
     async def _destroyed_after_move(self, leg: LegInfo, ev: AriEvent) -> None:
         while leg.moving is not None:
