@@ -58,6 +58,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,7 @@ direct_media = no
 """
 
 TARGETS = {"c0": 150.0, "c2": 90.0, "rss_mb": 150.0}
+CAPACITY_FROM_CPS = 75.0  # the capacity ratio's median is over rates from this one
 
 
 def log(msg: str) -> None:
@@ -177,6 +179,7 @@ class Report:
     rss: dict[str, Any] = field(default_factory=dict)
     asterisk_version: str = ""
     code: str = ""
+    paired: bool = False
     elapsed_s: float = 0.0
 
 
@@ -744,6 +747,53 @@ class Bench:
                 return
             time.sleep(1.0)
 
+    def run_paired(
+        self,
+        st: Series | None,
+        sc: Series | None,
+        rates: list[float],
+        hold: float,
+        xmls: tuple[str, str],
+        *,
+        reserve_s: float = 0.0,
+    ) -> None:
+        """(t) and (c) at each rate, one step each, adjacent in time and in alternating
+        order; each series stops at its first step that is not clean, the other goes on."""
+        live = [x for x in (st, sc) if x is not None]
+        for x in live:
+            self.report.series[x.mode] = x
+        self.clear_channels()
+        for i, rate in enumerate(rates):
+            need = (self.args.duration + hold + 15) * len(live)
+            if self.elapsed + need + reserve_s > self.args.budget:
+                for x in live:
+                    x.skipped = f"rates from {rate:g} cps skipped (time budget)"
+                log(f"rates from {rate:g} cps skipped (time budget)")
+                return
+            for x in list(live if i % 2 == 0 else reversed(live)):
+                thin = x is st
+                step = self.run_step(
+                    x.mode,
+                    rate,
+                    hold,
+                    xmls[0] if thin else xmls[1],
+                    x.procs,
+                    stack=not thin,
+                    thin=thin,
+                )
+                x.steps.append(step)
+                if not step.clean:
+                    live.remove(x)
+                    # what the overloaded step left must not reach (and fail) the other
+                    # series' next step: channels hung up, a fresh phone on a new port
+                    self.clear_channels()
+                    self.phone_port = 0
+                    if live:
+                        self.start_phone(hangs_up_at_once=not hold)
+                time.sleep(1.0)
+            if not live:
+                return
+
     # ------------------------------------------------------------------ profile, RSS
     def profile_step(self, rate: float) -> None:
         """One more step of (c) hold 0 with py-spy on the controller and the projector."""
@@ -879,37 +929,68 @@ class Bench:
             self.stop_proc(self.bare)
             self.bare = None
 
-        # (t) the thin reference for (c): same path, none of the machinery
+        # (t) the thin reference for (c), same path with none of the machinery, and (c) the
+        # real stack: paired at each rate (adjacent steps, alternating which goes first),
+        # so the machine's drifting noise weighs on both alike
         tprocs = ("asterisk", "thin app", "redis", "agent sipp")
+        procs = ("asterisk", "controller", "projector", "redis", "agent sipp")
+        t0 = Series("t0", "(t) thin reference app, same path, hold 0 s", tprocs)
+        t2 = Series("t2", "(t) thin reference app, same path, hold 2 s", tprocs)
+        c0 = Series("c0", "(c) controller, full path, hold 0 s", procs)
+        c2 = Series("c2", "(c) controller, full path, hold 2 s", procs)
+        thin_caller = CALLER if self.thin_did else "benchari"
+        paired = not (self.thin_did or a.sequential)
+        self.report.paired = paired
         if "t0" in a.modes or "t2" in a.modes:
             self.start_thin()
-        if "t0" in a.modes:
-            self.start_phone(hangs_up_at_once=True)
-            t0 = Series("t0", "(t) thin reference app, same path, hold 0 s", tprocs)
-            xml = sipp_calls.caller_waits_for_bye(CALLER if self.thin_did else "benchari", 15)
-            self.run_series(t0, a.rates_c0, 0.0, xml, thin=True, reserve_s=500)
-        if "t2" in a.modes:
-            self.start_phone(hangs_up_at_once=False)
-            t2 = Series("t2", "(t) thin reference app, same path, hold 2 s", tprocs)
-            xml = sipp_calls.caller_hangs_up(CALLER if self.thin_did else "benchari", 2.0)
-            self.run_series(t2, a.rates_c2, 2.0, xml, thin=True, reserve_s=350)
+        if paired:
+            self.start_stack()
+        for hold, st, sc, rates, reserve in (
+            (0.0, t0, c0, a.rates_c0, 500),
+            (2.0, t2, c2, a.rates_c2, 350),
+        ):
+            want_t, want_c = st.mode in a.modes, sc.mode in a.modes
+            if not (want_t or want_c):
+                continue
+            if hold:
+                xml_t = sipp_calls.caller_hangs_up(thin_caller, hold)
+                xml_c = sipp_calls.caller_hangs_up(CALLER, hold)
+            else:
+                xml_t = sipp_calls.caller_waits_for_bye(thin_caller, 15)
+                xml_c = sipp_calls.caller_waits_for_bye(CALLER, 15)
+            self.start_phone(hangs_up_at_once=not hold)
+            if paired:
+                self.run_paired(
+                    st if want_t else None,
+                    sc if want_c else None,
+                    rates,
+                    hold,
+                    (xml_t, xml_c),
+                    reserve_s=reserve,
+                )
+            elif want_t:
+                self.run_series(st, rates, hold, xml_t, thin=True, reserve_s=reserve)
+        if not paired:  # (c) after (t): the thin app must be gone (same Stasis app name)
+            if self.thin is not None:
+                self.stop_proc(self.thin)
+                self.thin = None
+            self.start_stack()
+            for hold, sc, rates, reserve in (
+                (0.0, c0, a.rates_c0, 150),
+                (2.0, c2, a.rates_c2, 110),
+            ):
+                if sc.mode not in a.modes:
+                    continue
+                self.start_phone(hangs_up_at_once=not hold)
+                xml = (
+                    sipp_calls.caller_hangs_up(CALLER, hold)
+                    if hold
+                    else sipp_calls.caller_waits_for_bye(CALLER, 15)
+                )
+                self.run_series(sc, rates, hold, xml, stack=True, reserve_s=reserve)
         if self.thin is not None:
             self.stop_proc(self.thin)
             self.thin = None
-
-        # (c) the real stack
-        self.start_stack()
-        procs = ("asterisk", "controller", "projector", "redis", "agent sipp")
-        c0 = Series("c0", "(c) controller, full path, hold 0 s", procs)
-        if "c0" in a.modes:
-            self.start_phone(hangs_up_at_once=True)
-            xml0 = sipp_calls.caller_waits_for_bye(CALLER, 15)
-            self.run_series(c0, a.rates_c0, 0.0, xml0, stack=True, reserve_s=150)
-        if "c2" in a.modes:
-            self.start_phone(hangs_up_at_once=False)
-            c2 = Series("c2", "(c) controller, full path, hold 2 s", procs)
-            xml2 = sipp_calls.caller_hangs_up(CALLER, 2.0)
-            self.run_series(c2, a.rates_c2, 2.0, xml2, stack=True, reserve_s=110)
 
         # per-part profile at a rate the controller handles (py-spy costs CPU too)
         if "profile" in a.modes:
@@ -1057,6 +1138,16 @@ def render(rep: Report, args: argparse.Namespace) -> str:
         '"physical limit" measured in this run, so (c) can be judged against it on the same '
         "machine at the same moment. Clean for (t) also needs one CDR per call on its stream, "
         "the agent phone's every call ok and every agent leg bridged."
+        + (
+            " (t) and (c) run paired: at each rate one step of each, back to back, the "
+            "first alternating from rate to rate, both stacks up all along (the machine's "
+            "noise drifts within minutes; a (t) run minutes before (c) flattered one side)."
+            if rep.paired
+            else " (t) ran at every rate before (c) (`--sequential`)."
+        )
+        + " The thin app makes its REST calls with aiohttp's `ClientSession`, as the issue "
+        "describes it; the controller with its own keep-alive client "
+        "(`switch_control/protocols/ari/http.py`, see the ARI REST client section)."
         + (f" Run with `--thin-like {args.thin_like}`." if args.thin_like else "")
     )
     for key in ("a", "b", "t0", "t2", "c0", "c2"):
@@ -1177,6 +1268,20 @@ def summary_lines(rep: Report) -> list[str]:
                 f"{tot_c:.1f} ms under the controller (Asterisk, app, projector, Redis; "
                 f"not the load generators) = {tot_t / tot_c:.2f}."
             )
+            ratios = [
+                sum(t.ms_per_call(p) for p in ("asterisk", "thin app", "redis"))
+                / sum(c.ms_per_call(p) for p in ("asterisk", "controller", "projector", "redis"))
+                for t, c in same
+                if t.rate >= CAPACITY_FROM_CPS
+            ]
+            if len(ratios) > 1:
+                L.append(
+                    f"  The same over every rate from {CAPACITY_FROM_CPS:g} cps that both ran "
+                    f"clean ({len(ratios)} rates{', paired steps' * rep.paired}): median "
+                    f"{statistics.median(ratios):.2f}, range {min(ratios):.2f}-"
+                    f"{max(ratios):.2f} (below {CAPACITY_FROM_CPS:g} cps fixed costs such as "
+                    "presence polling weigh on the few calls)."
+                )
     for k in ("c0", "c2"):
         b = best.get(k)
         if b is None:
@@ -1551,6 +1656,11 @@ def main(argv: list[str] | None = None) -> int:
         "--profile-native",
         action="store_true",
         help="py-spy --native for the profile step (C frames; blocking, so the step is slower)",
+    )
+    ap.add_argument(
+        "--sequential",
+        action="store_true",
+        help="run (t) at every rate, then (c), as before (default: paired at each rate)",
     )
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     ap.add_argument("--quick", action="store_true", help="3 s steps, two rates per mode")
