@@ -1440,7 +1440,7 @@ def findings_lines(rep: Report) -> list[str]:
     two = sum(st.two_prompts or 0 for st in steps)
     core = "switch_control/drivers/asterisk/core.py"
     originate = where(core, '"/channels",')
-    rest = where("switch_control/protocols/ari/client.py", "async with session.request(method, url")
+    rest = where("switch_control/protocols/ari/http.py", "self.transport.write(data)")
     if early:
         item(
             f"**Agent `CallAnswered` published before its `CallOffered`**: {early} of {legs} "
@@ -1473,14 +1473,16 @@ def findings_lines(rep: Report) -> list[str]:
             "per call without it); phones' presence is polled over ARI."
         )
         item(
-            f"**ARI REST requests**: {pc('AriClient.request')} in "
-            f"`{rest}`"
-            f" (8 requests per call: answer, play, bridge, addChannel, originate, addChannel,"
-            f" hangup, bridge delete), of which aiohttp's writer {pc('aiohttp/http_writer.py')}"
-            "; on loopback the kernel's TCP delivery to Asterisk is charged to the sender. "
-            "The pool keeps up to `ARI_MAX_CONNECTIONS` (64) connections: `addChannel` and "
-            "`answer` hold theirs until the channel did it, and with 16 every call queued "
-            "behind them from ~40 cps on (answer p50 > 1 s)."
+            f"**ARI REST requests**: {pc('AriClient.request')} "
+            f"(9 requests per call: answer, play, bridge, the caller's subscription, "
+            f"addChannel, originate, addChannel, hangup, bridge delete), of which the socket "
+            f"write `{rest}` {pc('_Conn.send')}; on loopback the kernel's TCP delivery to "
+            "Asterisk is charged to the sender. They go through the controller's own "
+            "keep-alive HTTP/1.1 client (`HttpPool`): aiohttp's `ClientSession` spent ~85 us "
+            "of CPU per request, this one ~25 (`bench/bench_ari_http.py`); aiohttp stays for "
+            "the websocket. The pool keeps up to `ARI_MAX_CONNECTIONS` (64) connections: "
+            "`addChannel` and `answer` hold theirs until the channel did it, and with 16 "
+            "every call queued behind them from ~40 cps on (answer p50 > 1 s)."
         )
         item(
             f"**ARI events**: {pc('AriClient._ws_loop')} for the websocket reader and "

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ARI = "ARI I/O (aiohttp, protocols/ari)"
+ARI = "ARI I/O (protocols/ari: own HTTP client, aiohttp websocket)"
 AMI = "AMI (panoramisk, protocols/ami)"
 NORMALIZE = "event normalization (drivers/asterisk)"
 STATE = "call state (engine/calls, fold in daemon)"
