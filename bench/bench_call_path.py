@@ -1651,7 +1651,8 @@ def main(argv: list[str] | None = None) -> int:
         help="experiments: give the thin app (t) features of the controller's path, comma "
         "separated: did (callers through [from-trunk]: hangup handler, AstDB), filter (the "
         "controller's event filter), vars (originate variables and hangup handler), ami (an "
-        "AMI session), suball (subscribeAll)",
+        "AMI session), suball (subscribeAll), http (the controller's own REST client instead of "
+        "aiohttp's)",
     )
     ap.add_argument("--keep-profile", help="copy the raw py-spy outputs to this directory")
     ap.add_argument(

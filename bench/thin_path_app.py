@@ -20,7 +20,9 @@ handler. Prints ``ready`` once the websocket is up and a one-line summary on SIG
 controller's path at a time, to price it in Asterisk CPU: ``filter`` (the controller's
 event filter), ``vars`` (its originate variables, hangup handler included), ``ami`` (an AMI
 session), ``suball`` (``subscribeAll``); ``did`` is handled by the bench (callers through
-``[from-trunk]`` to the controller's app name).
+``[from-trunk]`` to the controller's app name). ``http`` makes the REST calls with the
+controller's own keep-alive client (``switch_control/protocols/ari/http.py``) instead of
+aiohttp's ``ClientSession``: the reference with the controller's cheaper REST.
 
     ARI_URL=... ARI_USER=... ARI_PASSWORD=... REDIS_URL=... python bench/thin_path_app.py
 """
@@ -90,8 +92,27 @@ async def run(url: str, user: str, password: str, app: str, agent: str, rurl: st
     rds = aioredis.from_url(rurl)
 
     async with aiohttp.ClientSession(auth=auth, connector=aiohttp.TCPConnector(limit=64)) as http:
+        pool = None
+        if "http" in like:
+            sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+            from switch_control.protocols.ari.http import HttpPool, quote_value
+
+            pool = HttpPool(url, headers={"Authorization": auth.encode()}, limit=64, timeout=10.0)
 
         async def req(method: str, path: str, body: object = None, **params: str) -> None:
+            if pool is not None:
+                query = "&".join(f"{k}={quote_value(v)}" for k, v in params.items())
+                data = None if body is None else orjson.dumps(body)
+                try:
+                    resp = await pool.request(method, path, query, data)
+                except (OSError, TimeoutError) as exc:
+                    stats["errors"] += 1
+                    print(f"thin app: {method} {path}: {exc}", flush=True)
+                    return
+                if resp.status >= 300 and resp.status != 404:
+                    stats["errors"] += 1
+                    print(f"thin app: {method} {path} -> {resp.status}", flush=True)
+                return
             try:
                 async with http.request(method, url + path, params=params, json=body) as r:
                     await r.read()
@@ -225,6 +246,8 @@ async def run(url: str, user: str, password: str, app: str, agent: str, rurl: st
         with contextlib.suppress(asyncio.CancelledError):
             await reader
         await asyncio.sleep(0.1)
+        if pool is not None:
+            await pool.close()
         flusher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await flusher
