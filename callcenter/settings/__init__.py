@@ -152,6 +152,9 @@ PROJECTOR_NICE = int(env("PROJECTOR_NICE", "10"))
 # the projector reads events in batches: how long one may gather (ms); CDRs trail calls
 # by up to this much, and fewer, larger batches cost less per call
 PROJECTOR_LINGER_MS = float(env("PROJECTOR_LINGER_MS", "1000"))
+# the most events one projector batch (one DB transaction) takes: at 110 calls/s a
+# second's worth is ~1300; capped at 500, calls straddled batches (0.67 -> 0.53 ms/call)
+PROJECTOR_BATCH = int(env("PROJECTOR_BATCH", "2000"))
 ARI_URL = env("ARI_URL", "http://127.0.0.1:8088/ari")
 ARI_USER = env("ARI_USER", "callcenter")
 ARI_PASSWORD = env("ARI_PASSWORD")

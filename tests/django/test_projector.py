@@ -196,3 +196,20 @@ def test_a_batch_reads_rows_through_indexes_not_by_scanning_the_cdr_tables(agent
             cursor.execute("EXPLAIN QUERY PLAN " + sql)
             plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
             assert "SCAN" not in plan, f"{sql}\n-> {plan}"
+
+
+def test_a_batch_as_large_as_projector_batch_is_one_transaction_with_every_cdr(
+    agent, settings, django_assert_max_num_queries
+):
+    """PROJECTOR_BATCH events (2000 by default) in one project_many: the IN lists of the
+    batch's reads go past SQLite's old 999-variable limit and every call is complete."""
+    n_calls = settings.PROJECTOR_BATCH // 8 + 1
+    events = [e for i in range(n_calls) for e in call_events(f"big-{i}")]
+    assert len(events) > settings.PROJECTOR_BATCH
+    with django_assert_max_num_queries(30):  # a fixed number of statements, not per call
+        assert project_many(events) == len(events)
+    assert Call.objects.filter(call_id__startswith="big-", ended_at__isnull=False).count() == (
+        n_calls
+    )
+    assert CallLeg.objects.filter(call__call_id__startswith="big-").count() == 2 * n_calls
+    assert Call.objects.filter(call_id__startswith="big-", agent=agent).count() == n_calls

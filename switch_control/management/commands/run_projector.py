@@ -76,7 +76,7 @@ class Command(BaseCommand):
             kind=c.Event,
             transient=(OperationalError, InterfaceError, RedisError),
             batch_handler=batch_handler,
-            batch=500,
+            batch=settings.PROJECTOR_BATCH,
             linger_s=settings.PROJECTOR_LINGER_MS / 1000,  # CDRs trail calls by this much
             types=frozenset(t.TYPE for t in PROJECTED),  # the rest is not read
         )
