@@ -316,7 +316,8 @@ class HttpPool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         if self._slots.locked():  # all connections busy: wait for one, within the deadline
-            await asyncio.wait_for(self._slots.acquire(), self.timeout)
+            async with asyncio.timeout(self.timeout):  # (wait_for could lose an acquired slot)
+                await self._slots.acquire()
         else:
             await self._slots.acquire()
         try:
