@@ -1494,7 +1494,7 @@ def findings_lines(rep: Report) -> list[str]:
             "Asterisk is charged to the sender. They go through the controller's own "
             "keep-alive HTTP/1.1 client (`HttpPool`): aiohttp's `ClientSession` spent ~85 us "
             "of CPU per request, this one ~25 (`bench/bench_ari_http.py`); aiohttp stays for "
-            "the websocket. The pool keeps up to `ARI_MAX_CONNECTIONS` (64) connections: "
+            "the websocket. The pool keeps up to `ARI_MAX_CONNECTIONS` (256) connections: "
             "`addChannel` and `answer` hold theirs until the channel did it, and with 16 "
             "every call queued behind them from ~40 cps on (answer p50 > 1 s)."
         )

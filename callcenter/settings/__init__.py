@@ -162,7 +162,11 @@ ARI_APP = env("ARI_APP", "callcenter")
 # REST connections to ARI kept open at once: some requests (addChannel, answer) wait for
 # the channel, so too few queue every call behind them; keep it below http.conf's
 # sessionlimit (100 by default, 1000 in asterisk_conf/)
-ARI_MAX_CONNECTIONS = int(env("ARI_MAX_CONNECTIONS", "64"))
+# REST connections to ARI at once. ``addChannel`` of a caller who is still hearing the
+# welcome prompt holds its connection until the prompt ends (~0.45 s): at 150 calls/s
+# that is ~70 connections, and with 64 every call queued (p99 answer > 500 ms). Keep it
+# below ``sessionlimit`` in Asterisk's http.conf (ours: 1000; Asterisk's default: 100).
+ARI_MAX_CONNECTIONS = int(env("ARI_MAX_CONNECTIONS", "256"))
 AMI_HOST = env("AMI_HOST", "127.0.0.1")
 AMI_PORT = int(env("AMI_PORT", "5038"))
 AMI_USER = env("AMI_USER", "callcenter")

@@ -41,7 +41,7 @@ class AriConfig:
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
     request_timeout: float = 10.0
-    max_connections: int = 64
+    max_connections: int = 256  # ARI_MAX_CONNECTIONS (settings): why 256
 
 
 class AriClient:
