@@ -42,7 +42,9 @@ class HttpResponse:
 
 
 class _Closed(ConnectionError):
-    """The connection ended before the answer began (``fresh``: nothing was received)."""
+    """The server closed the connection before the answer was complete (``fresh``: no
+    byte of the answer had arrived; on a reused connection that is the server's idle
+    close crossing our request, which it never read)."""
 
     def __init__(self, message: str, *, fresh: bool) -> None:
         super().__init__(message)
