@@ -116,6 +116,13 @@ direct_media = no
 
 TARGETS = {"c0": 150.0, "c2": 90.0, "rss_mb": 150.0}
 CAPACITY_FROM_CPS = 75.0  # the capacity ratio's median is over rates from this one
+THIN_PATH = ("asterisk", "thin app", "redis")  # the whole path's CPU, not the load generators
+CTL_PATH = ("asterisk", "controller", "projector", "redis")
+
+
+def path_cpu(step: Step, procs: tuple[str, ...]) -> float:
+    """CPU per call (ms) of ``procs`` in ``step``."""
+    return sum(step.ms_per_call(p) for p in procs)
 
 
 def log(msg: str) -> None:
@@ -952,12 +959,7 @@ class Bench:
             want_t, want_c = st.mode in a.modes, sc.mode in a.modes
             if not (want_t or want_c):
                 continue
-            if hold:
-                xml_t = sipp_calls.caller_hangs_up(thin_caller, hold)
-                xml_c = sipp_calls.caller_hangs_up(CALLER, hold)
-            else:
-                xml_t = sipp_calls.caller_waits_for_bye(thin_caller, 15)
-                xml_c = sipp_calls.caller_waits_for_bye(CALLER, 15)
+            xml_t, xml_c = caller_xml(thin_caller, hold), caller_xml(CALLER, hold)
             self.start_phone(hangs_up_at_once=not hold)
             if paired:
                 self.run_paired(
@@ -982,12 +984,9 @@ class Bench:
                 if sc.mode not in a.modes:
                     continue
                 self.start_phone(hangs_up_at_once=not hold)
-                xml = (
-                    sipp_calls.caller_hangs_up(CALLER, hold)
-                    if hold
-                    else sipp_calls.caller_waits_for_bye(CALLER, 15)
+                self.run_series(
+                    sc, rates, hold, caller_xml(CALLER, hold), stack=True, reserve_s=reserve
                 )
-                self.run_series(sc, rates, hold, xml, stack=True, reserve_s=reserve)
         if self.thin is not None:
             self.stop_proc(self.thin)
             self.thin = None
@@ -1002,6 +1001,14 @@ class Bench:
             self.rss_step(a.rss_calls, a.rss_rate, a.rss_hold)
         self.report.elapsed_s = self.elapsed
         return self.report
+
+
+def caller_xml(user: str, hold: float) -> str:
+    """The callers' scenario: hang up ``hold`` s after the answer, or (hold 0) wait for the
+    far end's BYE."""
+    if hold:
+        return sipp_calls.caller_hangs_up(user, hold)
+    return sipp_calls.caller_waits_for_bye(user, 15)
 
 
 def _s(v: Any) -> str:
@@ -1145,8 +1152,14 @@ def render(rep: Report, args: argparse.Namespace) -> str:
             if rep.paired
             else " (t) ran at every rate before (c) (`--sequential`)."
         )
-        + " The thin app makes its REST calls with aiohttp's `ClientSession`, as the issue "
-        "describes it; the controller with its own keep-alive client "
+        + (
+            " The thin app makes its REST calls with aiohttp's `ClientSession`, as the issue "
+            "describes it"
+            if "http" not in args.thin_like.split(",")
+            else " The thin app makes its REST calls with the controller's client (`--thin-like "
+            "http`)"
+        )
+        + "; the controller with its own keep-alive client "
         "(`switch_control/protocols/ari/http.py`, see the ARI REST client section)."
         + (f" Run with `--thin-like {args.thin_like}`." if args.thin_like else "")
     )
@@ -1272,10 +1285,7 @@ def summary_lines(rep: Report) -> list[str]:
         ]
         if same:
             st_t, st_c = max(same, key=lambda tc: tc[0].rate)
-            tot_t = sum(st_t.ms_per_call(p) for p in ("asterisk", "thin app", "redis"))
-            tot_c = sum(
-                st_c.ms_per_call(p) for p in ("asterisk", "controller", "projector", "redis")
-            )
+            tot_t, tot_c = path_cpu(st_t, THIN_PATH), path_cpu(st_c, CTL_PATH)
             L.append(
                 f"  Capacity at the same rate ({st_t.rate:g} cps, the highest both ran clean): "
                 f"the whole path takes {tot_t:.1f} ms of CPU per call under the thin app and "
@@ -1283,8 +1293,7 @@ def summary_lines(rep: Report) -> list[str]:
                 f"not the load generators) = {tot_t / tot_c:.2f}."
             )
             ratios = [
-                sum(t.ms_per_call(p) for p in ("asterisk", "thin app", "redis"))
-                / sum(c.ms_per_call(p) for p in ("asterisk", "controller", "projector", "redis"))
+                path_cpu(t, THIN_PATH) / path_cpu(c, CTL_PATH)
                 for t, c in same
                 if t.rate >= CAPACITY_FROM_CPS
             ]
@@ -1300,7 +1309,7 @@ def summary_lines(rep: Report) -> list[str]:
         b = best.get(k)
         if b is None:
             continue
-        parts = {p: b.ms_per_call(p) for p in ("asterisk", "controller", "projector", "redis")}
+        parts = {p: b.ms_per_call(p) for p in CTL_PATH}
         total = sum(parts.values())
         no_pj = total - parts["projector"]
         L.append(

@@ -95,13 +95,13 @@ async def run(url: str, user: str, password: str, app: str, agent: str, rurl: st
         pool = None
         if "http" in like:
             sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-            from switch_control.protocols.ari.http import HttpPool, quote_value
+            from switch_control.protocols.ari.http import HttpPool, encode_query
 
             pool = HttpPool(url, headers={"Authorization": auth.encode()}, limit=64, timeout=10.0)
 
         async def req(method: str, path: str, body: object = None, **params: str) -> None:
             if pool is not None:
-                query = "&".join(f"{k}={quote_value(v)}" for k, v in params.items())
+                query = encode_query(params)
                 data = None if body is None else orjson.dumps(body)
                 try:
                     resp = await pool.request(method, path, query, data)

@@ -22,7 +22,7 @@ import aiohttp
 import orjson
 
 from ...errors import CommandRejected, NoSuchCall, SwitchControlError, SwitchUnavailable
-from .http import HttpPool, quote_value
+from .http import HttpPool, encode_query
 from .models import AriEvent, AriEventError, parse_event
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class AriConfig:
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
     request_timeout: float = 10.0
-    max_connections: int = 256  # ARI_MAX_CONNECTIONS (settings): why 256
+    max_connections: int = 256  # why 256: ARI_MAX_CONNECTIONS in the settings
 
 
 class AriClient:
@@ -151,10 +151,8 @@ class AriClient:
         http = self._ensure_http()
         query = ""
         if params:
-            query = "&".join(
-                f"{quote_value(k)}={quote_value(_param(v))}"
-                for k, v in params.items()
-                if v is not None and v != ""
+            query = encode_query(
+                {k: _param(v) for k, v in params.items() if v is not None and v != ""}
             )
         payload = None if body is None else orjson.dumps(body)
         try:

@@ -263,6 +263,11 @@ def quote_value(value: str) -> str:
     return value if _PLAIN(value) else quote(value, safe=",:/@")
 
 
+def encode_query(params: dict[str, str]) -> str:
+    """``k=v&...`` with keys and values percent-encoded (``quote_value``)."""
+    return "&".join(f"{quote_value(k)}={quote_value(v)}" for k, v in params.items())
+
+
 class HttpPool:
     """Persistent connections to one HTTP server, at most ``limit`` at a time."""
 
