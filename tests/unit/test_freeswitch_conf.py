@@ -1,4 +1,5 @@
-"""freeswitch_conf/ is a configuration FreeSWITCH can load, with no secret in it.
+"""freeswitch_conf/ is a configuration FreeSWITCH can load, with no secret in it (SW-1, ADM-2),
+and ``manage.py check_freeswitch_conf`` finds the mistakes of a deployed copy (issue 12).
 
 No FreeSWITCH here (no package in any reachable registry), so these check what would make
 it refuse or misbehave: malformed XML, preprocessor lines hidden in comments (FreeSWITCH
@@ -8,12 +9,19 @@ passwords, and the few settings the platform depends on.
 
 from __future__ import annotations
 
+import io
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
+
+from provisioning.management.commands.check_freeswitch_conf import check_conf
 
 CONF = Path(__file__).resolve().parents[2] / "freeswitch_conf"
 VIEW_PATH = "/provisioning/freeswitch/xml-curl/"  # provisioning/urls.py, under "provisioning/"
@@ -318,3 +326,208 @@ def test_switch_limits_are_sane() -> None:
     assert int(s["max-sessions"]) >= 1000
     assert int(s["sessions-per-second"]) >= 30
     assert int(s["rtp-start-port"]) < int(s["rtp-end-port"])
+
+
+# ---------------------------------------------------------------------------- issue 12, part 4
+def test_rtp_timeouts_are_the_media_timeout_variables_in_milliseconds() -> None:
+    # FreeSWITCH 1.10+ warns "rtp-timeout-sec deprecated use media_timeout variable" for
+    # the profile parameters; the channel variables (global defaults here) are in ms.
+    for path in xml_files():
+        names = {el.get("name") for el in load(path).iter("param")}
+        assert not names & {"rtp-timeout-sec", "rtp-hold-timeout-sec"}, path
+    sets = {name: value for cmd, name, value in preprocess_lines(parse("vars.xml")) if cmd == "set"}
+    assert int(sets["media_timeout"]) == 300_000  # 5 min, as rtp-timeout-sec 300 was
+    assert int(sets["media_hold_timeout"]) == 1_800_000  # 30 min on hold
+
+
+def test_every_loaded_module_that_reads_a_configuration_has_it() -> None:
+    # a real FreeSWITCH 1.11 logged db.conf and opus.conf missing for the shipped config
+    loaded = {el.get("module") for el in parse("autoload_configs/modules.conf.xml").iter("load")}
+    configs = {load(p).get("name") for p in sorted((CONF / "autoload_configs").glob("*.xml"))}
+    assert "mod_db" not in loaded  # the platform keeps nothing in the switch's db
+    assert "mod_opus" in loaded and "opus.conf" in configs  # browser phones (WebRTC)
+    for module, conf in (
+        ("mod_event_socket", "event_socket.conf"),
+        ("mod_sofia", "sofia.conf"),
+        ("mod_xml_curl", "xml_curl.conf"),
+        ("mod_conference", "conference.conf"),
+        ("mod_local_stream", "local_stream.conf"),
+        ("mod_console", "console.conf"),
+        ("mod_logfile", "logfile.conf"),
+    ):
+        assert module in loaded and conf in configs, module
+
+
+def test_opus_is_wideband_with_in_band_fec_for_remote_agents() -> None:
+    s = params(parse("autoload_configs/opus.conf.xml"))
+    assert s["use-dtx"] == "0"  # the conference mixer and recordings want a steady stream
+    assert s["advertise-useinbandfec"] == "1" and int(s["packet-loss-percent"]) > 0
+    assert int(s["maxplaybackrate"]) == 16000
+
+
+def test_the_readme_says_what_a_missing_wss_pem_does() -> None:
+    text = " ".join((CONF / "README.md").read_text().split())
+    assert "self-signed" in text and "wss.pem" in text
+    assert "check_freeswitch_conf" in text
+
+
+# ------------------------------------------------------------------ manage.py check_freeswitch_conf
+def deploy(tmp_path: Path) -> Path:
+    """freeswitch_conf/ as an admin copies it to the switch (Debian layout: certs in tls/)."""
+    target = tmp_path / "freeswitch"
+    shutil.copytree(CONF, target)
+    return target
+
+
+def check(conf: Path, *args: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("check_freeswitch_conf", str(conf), *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def _name(cn: str) -> Any:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def write_pem(path: Path, *, self_signed: bool = False, days: int = 90, key: bool = True) -> None:
+    """wss.pem as FreeSWITCH reads it: certificate, chain, private key, in one file."""
+    pytest.importorskip("cryptography")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    now = datetime.now(UTC)
+
+    def cert(subject: str, issuer: str, pub: Any, signer: Any) -> Any:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(_name(subject))
+            .issuer_name(_name(issuer))
+            .public_key(pub)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=days))
+            .sign(signer, hashes.SHA256())
+        )
+
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    if self_signed:
+        chain = [cert("FreeSWITCH", "FreeSWITCH", leaf_key.public_key(), leaf_key)]
+    else:
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = cert("Example CA", "Example CA", ca_key.public_key(), ca_key)
+        chain = [cert("cc.example.com", "Example CA", leaf_key.public_key(), ca_key), ca]
+    pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
+    if key:
+        pem += leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pem)
+
+
+def test_check_warns_that_without_wss_pem_freeswitch_makes_a_self_signed_certificate(
+    tmp_path: Path,
+) -> None:
+    conf = deploy(tmp_path)
+    out, err = check(conf)  # warnings only: no CommandError, exit status 0
+    (line,) = [ln for ln in err.splitlines() if "wss.pem" in ln]
+    assert line.startswith("WARNING") and "self-signed" in line and "browsers refuse" in line
+    assert str(conf / "tls") in line  # where it looked (Debian: /etc/freeswitch/tls)
+    assert "0 error(s)" in out
+
+
+def test_check_is_quiet_about_a_ca_signed_wss_pem(tmp_path: Path) -> None:
+    conf = deploy(tmp_path)
+    write_pem(conf / "tls" / "wss.pem")
+    _out, err = check(conf)
+    assert "wss.pem" not in err
+
+
+def test_check_finds_wss_pem_where_tls_cert_dir_points(tmp_path: Path) -> None:
+    conf = deploy(tmp_path)
+    certs = tmp_path / "elsewhere"
+    write_pem(certs / "wss.pem")
+    profile = conf / "sip_profiles" / "internal.xml"
+    text = profile.read_text()
+    anchor = '<param name="wss-binding" value=":$${internal_wss_port}"/>'
+    assert anchor in text
+    profile.write_text(
+        text.replace(anchor, anchor + f'\n      <param name="tls-cert-dir" value="{certs}"/>')
+    )
+    _out, err = check(conf)
+    assert "wss.pem" not in err
+    _out, err = check(conf, "--certs-dir", str(tmp_path / "empty"))  # the option wins
+    assert "no wss.pem in " + str(tmp_path / "empty") in err
+
+
+def test_check_warns_about_the_self_signed_certificate_freeswitch_left_behind(
+    tmp_path: Path,
+) -> None:
+    # once started without one, FreeSWITCH has written its own wss.pem: present, useless
+    conf = deploy(tmp_path)
+    write_pem(conf / "tls" / "wss.pem", self_signed=True)
+    _out, err = check(conf)
+    (line,) = [ln for ln in err.splitlines() if "wss.pem" in ln]
+    assert line.startswith("WARNING") and "is self-signed (CN=FreeSWITCH)" in line
+
+
+def test_check_fails_on_a_wss_pem_without_its_private_key(tmp_path: Path) -> None:
+    conf = deploy(tmp_path)
+    write_pem(conf / "tls" / "wss.pem", key=False)
+    with pytest.raises(CommandError, match=r"1 error\(s\)"):
+        check(conf)
+
+
+def test_check_fails_on_xml_freeswitch_cannot_parse(tmp_path: Path) -> None:
+    conf = deploy(tmp_path)
+    (conf / "dialplan" / "public.xml").write_text("<include><context name='public'></include>")
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="error"):
+        call_command("check_freeswitch_conf", str(conf), stdout=io.StringIO(), stderr=err)
+    assert "ERROR   dialplan/public.xml: not well-formed XML" in err.getvalue()
+
+
+def test_check_warns_about_deprecated_timeouts_and_modules_without_configuration(
+    tmp_path: Path,
+) -> None:
+    conf = deploy(tmp_path)
+    (conf / "autoload_configs" / "opus.conf.xml").unlink()
+    profile = conf / "sip_profiles" / "external.xml"
+    text = profile.read_text()
+    anchor = '<param name="rtp-timer-name" value="soft"/>'
+    profile.write_text(text.replace(anchor, anchor + '<param name="rtp-timeout-sec" value="300"/>'))
+    _out, err = check(conf)
+    assert "sip_profiles/external.xml: rtp-timeout-sec is deprecated" in err
+    assert "media_timeout" in err
+    assert 'mod_opus is loaded but no file has <configuration name="opus.conf">' in err
+
+
+def test_check_fails_when_a_module_the_controller_needs_is_not_loaded(tmp_path: Path) -> None:
+    conf = deploy(tmp_path)
+    modules = conf / "autoload_configs" / "modules.conf.xml"
+    modules.write_text(modules.read_text().replace('<load module="mod_event_socket"/>', ""))
+    with pytest.raises(CommandError):
+        check(conf)
+
+
+def test_check_refuses_a_directory_that_is_not_there(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="1 error"):
+        check(tmp_path / "nowhere")
+
+
+def test_the_shipped_configuration_has_no_error_only_the_deployment_warnings(
+    tmp_path: Path,
+) -> None:
+    found = check_conf(deploy(tmp_path))
+    assert [f for f in found if f.level == "error"] == []
+    assert sorted(f.where for f in found) == [
+        "autoload_configs/acl.conf.xml",  # the carriers' addresses
+        "sip_profiles/external",  # carrier.xml from the example
+        "sip_profiles/internal.xml (profile internal)",  # wss.pem
+    ]

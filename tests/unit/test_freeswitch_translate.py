@@ -33,10 +33,16 @@ def test_tones() -> None:
 
 def test_channel_variables() -> None:
     assert brace_vars({"a": "1", "b": "x y"}) == "{a=1,b='x y'}"
-    assert brace_vars({"h": "global_setvar v=${end_epoch}"}) == "{h='global_setvar v=${end_epoch}'}"
     for bad in ({"a": "1,2"}, {"a": "it's"}, {"a b": "1"}, {"a": "{x}"}):
         with pytest.raises(CommandRejected):
             brace_vars(bad)
+
+
+def test_originate_variables_with_expansions_are_refused_not_lost() -> None:
+    """FreeSWITCH silently drops an originate variable whose value has ``${`` (issue 12
+    part 1): the driver says so instead of dialling without it."""
+    with pytest.raises(CommandRejected, match=r"h: FreeSWITCH drops"):
+        brace_vars({"h": "global_setvar v=${end_epoch}"})
 
 
 @pytest.mark.parametrize(

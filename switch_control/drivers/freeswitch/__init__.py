@@ -39,14 +39,33 @@ the live table, then that global variable, then ``uuid_exists`` (inbound legs). 
 clears a marker ``marker_ttl`` seconds after the leg ended (a controller that dies first
 leaves it: a few bytes until FreeSWITCH restarts).
 
-**Reconciliation** (on every (re)connection): ``show channels as json`` lists what lives;
-known legs that are gone get a CallEnded with the end the switch kept for them — every
-leg carries ``api_reporting_hook=global_setvar cc_end_<id>=${end_epoch}:${hangup_cause_q850}``
-(set at originate, or by ``uuid_setvar`` when an inbound leg is offered) — and
-SWITCH_LOST when it kept none (FreeSWITCH itself restarted). Unknown live channels that
-are ours (``cc_call_id``/``cc_direction``, or parked/in a conference) are adopted from
-their ``uuid_dump``; ``conference json_list`` restores bridge membership. ``restore``
-seeds the table with the legs the controller persisted, before ``start``.
+**End records.** Every leg gets ``api_reporting_hook=global_setvar
+cc_end_<id>=${end_epoch}:${hangup_cause_q850}`` with ``uuid_setvar``: an inbound leg when
+it is offered, a leg we dial as soon as its CHANNEL_CREATE arrives (or reconciliation finds
+it). It cannot go among the originate's ``{...}`` variables: FreeSWITCH refuses a value
+with ``${`` there (``check_vars`` in ``switch_ivr_originate.c``: a CRIT log line, the
+variable dropped, the call goes on; ``brace_vars`` refuses such values for the same
+reason), and ``origination_nested_vars=true`` would lift that check for every variable of
+the call. The price is a window: a leg that ends before its ``uuid_setvar`` lands keeps no
+end record (the command answers ``-ERR No such channel``). While connected that costs
+nothing, the leg's own CHANNEL_HANGUP_COMPLETE reports the end; only a controller that
+loses the switch in those few milliseconds as well reports that leg SWITCH_LOST.
+
+**Reconciliation** (on every (re)connection). ``show channels as json`` is filled
+asynchronously from the core's database: a new leg appears in it 77-151 ms after its
+CHANNEL_CREATE, and a leg that is gone (``uuid_exists`` false) can still be listed as
+ACTIVE for a while. So it is only where to look: each leg we knew is asked about
+(``uuid_exists`` if listed, ``uuid_dump`` if not). Known legs that are gone ended while we
+could not see them: a CallEnded with the end the switch kept (``global_getvar
+cc_end_<id>``) or SWITCH_LOST when it kept none (FreeSWITCH itself restarted). Unknown
+channels it lists that are ours (``cc_call_id``/``cc_direction``, or parked/in a
+conference) are adopted from their ``uuid_dump`` (which also proves they exist), and
+``list_settle`` seconds later a second look adopts those it listed too late the first
+time; ``conference json_list`` restores bridge membership. ``restore`` seeds the table
+with the legs the controller persisted, before ``start``. ``list_legs`` is the table (kept
+by the event stream), with what ``show channels`` says of each leg; a leg it does not list
+yet is confirmed with ``uuid_exists``. ``global_getvar`` of an unset variable answers
+``-ERR no reply`` (every api command with no output does): read as unset.
 
 **Phones.** ``endpoint_online`` asks ``sofia_contact */<ext>@<domain>`` (what ``user/``
 dials); ``sofia::register``/``unregister``/``expire`` events are EndpointStatusChanged.

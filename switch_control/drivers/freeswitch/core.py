@@ -1,6 +1,11 @@
-"""The core of the FreeSWITCH driver: configuration, connection, and the events every leg
-produces (SW-1, SW-2, SW-4). The design is in the package docstring; ``sync`` adds
-reconciliation, ``dialing`` originate, ``legs`` one-leg operations, ``driver`` the rest.
+"""What every part of the FreeSWITCH driver shares: the configuration and the link to the
+switch (ESL client, event sink, background tasks, (re)connection) (SW-1, SW-4).
+
+The driver is composed of small parts, each with one job (see ``driver``): ``table`` the
+legs and bridges, ``ends`` end records and markers, ``events`` what every leg's events
+mean, ``sync`` reconciliation, ``dialing`` originate and the queries, ``legs`` one-leg
+operations, ``recording`` recordings, ``calls`` operations over several legs. The design
+is in the package docstring.
 """
 
 from __future__ import annotations
@@ -13,23 +18,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...callcontrol import EventSink, SwitchInfo
-from ...contract import (
-    CallAnswered,
-    CallBridged,
-    CallRinging,
-    CallUnbridged,
-    EndpointStatusChanged,
-    Event,
-    HangupCause,
-    SwitchConnected,
-    SwitchDisconnected,
-)
+from ...callcontrol import EventSink
+from ...contract import Event, HangupCause, SwitchConnected, SwitchDisconnected
 from ...errors import CommandRejected, NoSuchCall, SwitchUnavailable
-from ...protocols.esl import EslClient, EslEvent
+from ...protocols.esl import EslClient
+from ...protocols.esl.errors import is_error_reply
 from . import translate as tr
-from .media import MediaConfig, check_id
-from .translate import FsLeg
+from .media import MediaConfig
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +35,6 @@ EVENTS = (
     "BACKGROUND_JOB CUSTOM conference::maintenance sofia::register sofia::unregister "
     "sofia::expire"
 )
-CONFERENCE_EVENT = "conference::maintenance"
-REGISTRATION_EVENTS = {"sofia::register": True, "sofia::unregister": False, "sofia::expire": False}
 
 
 def marker(leg_id: str) -> str:
@@ -65,40 +58,39 @@ class FreeSwitchConfig:
     marker_ttl: float = 300.0  # a leg's markers outlive it this long (late redeliveries)
     reconnect_initial: float = 0.5
     reconnect_max: float = 30.0
+    # ``show channels`` lists a new leg up to ~150 ms late: after a (re)connection, legs
+    # it did not list yet are adopted by a second look this much later
+    list_settle: float = 0.5
 
 
-class FreeSwitchCore:
-    kind = "freeswitch"
+async def _nothing(*_: Any) -> None:
+    return None
 
-    def __init__(self, esl: EslClient, config: FreeSwitchConfig | None = None) -> None:
+
+class Switch:
+    """The link to FreeSWITCH: ESL, configuration, the sink events go to, background
+    tasks, and what each (re)connection does (subscribe, version, domain, then the
+    ``reconcile`` and ``after_connected`` the driver plugs in)."""
+
+    def __init__(self, esl: EslClient, config: FreeSwitchConfig) -> None:
         self.esl = esl
-        self.config = config or FreeSwitchConfig()
-        self.legs: dict[str, FsLeg] = {}
-        self.bridges: dict[str, str] = {}  # bridge id -> call id
+        self.config = config
         self.version = ""
         self.domain = ""
+        self.reconcile: Callable[[], Awaitable[None]] = _nothing
+        self.after_connected: Callable[[int], Awaitable[None]] = _nothing
         self._sink: EventSink | None = None
         self._background: set[asyncio.Task[Any]] = set()
-        self._timers: dict[str, asyncio.TimerHandle] = {}  # leg id -> its markers' clearing
         self._ready = asyncio.Event()
         self._handled_connection = 0
         self._connection_lock = asyncio.Lock()
         self._starter: asyncio.Task[None] | None = None
         self._closing = False
-        self._joined = asyncio.Condition()
-        self._handlers: dict[str, Callable[[EslEvent, FsLeg], Awaitable[None]]] = {
-            "CHANNEL_CREATE": self._on_create,
-            "CHANNEL_PROGRESS": self._on_progress,
-            "CHANNEL_PROGRESS_MEDIA": self._on_progress,
-            "CHANNEL_ANSWER": self._on_answer,
-            "CHANNEL_HANGUP_COMPLETE": self._on_hangup,
-            "DTMF": self._on_dtmf,
-            "CHANNEL_EXECUTE": self._on_execute,
-            "CHANNEL_EXECUTE_COMPLETE": self._on_execute_complete,
-            "RECORD_STOP": self._on_record_stop,
-        }
-        esl.add_event_handler(self._on_event)
         esl.add_connection_handler(self._on_connection)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, sink: EventSink) -> None:
@@ -120,8 +112,6 @@ class FreeSwitchCore:
 
     async def close(self) -> None:
         self._closing = True
-        for handle in self._timers.values():
-            handle.cancel()  # those markers stay on the switch (harmless, see the docstring)
         tasks = [t for t in (self._starter, *self._background) if t is not None]
         for task in tasks:
             task.cancel()
@@ -135,14 +125,11 @@ class FreeSwitchCore:
             return False
         return True
 
-    async def info(self) -> SwitchInfo:
-        return SwitchInfo("freeswitch", self.version, self._ready.is_set(), len(self.legs))
-
-    async def _emit(self, event: Event) -> None:
+    async def emit(self, event: Event) -> None:
         if self._sink is not None:
             await self._sink(event)
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -153,7 +140,7 @@ class FreeSwitchCore:
         elif self._ready.is_set() and not self._closing:
             self._ready.clear()
             logger.warning("lost the event socket of FreeSWITCH")
-            await self._emit(SwitchDisconnected(switch="freeswitch", reason="connection lost"))
+            await self.emit(SwitchDisconnected(switch="freeswitch", reason="connection lost"))
 
     async def _connected(self) -> None:
         """Once per (re)connection: subscribe, read the version, reconcile, announce."""
@@ -167,204 +154,43 @@ class FreeSwitchCore:
                     await self.esl.subscribe(EVENTS, fmt="json")
                 words = (await self.esl.api("version")).split()
                 self.version = words[2] if words[:2] == ["FreeSWITCH", "Version"] else ""
-                self.domain = (await self.esl.api("global_getvar domain", check=False)).strip()
+                self.domain = await self.global_var("domain")
                 await self.reconcile()
             except (SwitchUnavailable, CommandRejected, ValueError) as exc:
                 logger.warning("FreeSWITCH connection setup failed: %s", exc)
                 return
             self._ready.set()
-            logger.info("connected to FreeSWITCH %s (%d legs)", self.version, len(self.legs))
-            await self._emit(SwitchConnected(switch="freeswitch", version=self.version))
+            logger.info("connected to FreeSWITCH %s", self.version)
+            await self.emit(SwitchConnected(switch="freeswitch", version=self.version))
+            self.spawn(self.after_connected(count))
 
-    async def reconcile(self) -> None:
-        """Rebuild the leg table from the switch (``sync``)."""
+    # ------------------------------------------------------------------ asking the switch
+    async def exists(self, leg_id: str) -> bool:
+        """Whether the switch has that channel now (``uuid_exists``: the core, no lag)."""
+        return (await self.esl.api(f"uuid_exists {leg_id}", check=False)).strip() == "true"
 
-    # ------------------------------------------------------------------ events
-    async def _on_event(self, ev: EslEvent) -> None:
+    async def global_var(self, name: str) -> str:
+        """A global variable of the switch; ``""`` when it is unset (FreeSWITCH answers
+        ``-ERR no reply`` for an api command with no output)."""
+        value = (await self.esl.api(f"global_getvar {name}", check=False)).strip()
+        return "" if is_error_reply(value) else value
+
+    async def leg_api(self, leg_id: str, command: str) -> str:
+        """An api command on a leg; an error reply for a leg that no longer exists (some
+        commands just say ``-ERROR``) is ``NoSuchCall``."""
         try:
-            if ev.name == "CUSTOM":
-                await self._on_custom(ev)
-            elif ev.name == "CHANNEL_PARK":
-                await self._on_park(ev)
-            else:
-                handler = self._handlers.get(ev.name)
-                leg = self.legs.get(ev.unique_id or "")
-                if handler is not None and leg is not None:
-                    await handler(ev, leg)
-        except (KeyError, ValueError, TypeError) as exc:
-            logger.warning(
-                "skipped a malformed %s event (leg %s): %r", ev.name, ev.unique_id or "-", exc
-            )
+            return await self.esl.api(command)
+        except CommandRejected as exc:
+            gone = await self.esl.api(f"uuid_exists {leg_id}", check=False)
+            if gone.strip() == "false":
+                raise NoSuchCall(f"no such leg {leg_id}") from exc
+            raise
 
-    async def _on_custom(self, ev: EslEvent) -> None:
-        if ev.subclass == CONFERENCE_EVENT:
-            await self._on_conference(ev)
-        elif ev.subclass in REGISTRATION_EVENTS:
-            user = ev.get("from-user") or ev["user"]  # (sofia::expire names it "user")
-            online = REGISTRATION_EVENTS[ev.subclass]
-            contact = (ev.get("contact") or "") if online else ""
-            await self._emit(EndpointStatusChanged(endpoint=user, online=online, contact=contact))
-
-    async def _on_park(self, ev: EslEvent) -> None:
-        if ev["Unique-ID"] in self.legs:
-            return  # one of ours parked again (after a conference, or &park())
-        leg, event = tr.offered(ev)
-        self.legs[leg.leg_id] = leg
-        logger.info("[call %s] offered %s -> %s", leg.call_id, leg.caller_number, leg.callee_number)
-        await self._emit(event)
-        self._spawn(self._keep_end(leg))
-
-    async def _keep_end(self, leg: FsLeg) -> None:
-        """Ask the switch to keep the end time and cause of a leg the dialplan gave us."""
-        try:
-            hook = self.hangup_hook(leg)
-            await self.esl.api(f"uuid_setvar {leg.leg_id} api_reporting_hook {hook}")
-        except (NoSuchCall, CommandRejected, SwitchUnavailable) as exc:
-            logger.debug("[call %s] no hangup hook on %s: %s", leg.call_id, leg.leg_id, exc)
-
-    def hangup_hook(self, leg: FsLeg) -> str:
-        return f"global_setvar {end_marker(leg.leg_id)}=${{end_epoch}}:${{hangup_cause_q850}}"
-
-    async def _on_create(self, ev: EslEvent, leg: FsLeg) -> None:
-        leg.created = True
-        leg.channel_name = ev.get("Channel-Name") or leg.channel_name
-        await self._offer(leg)
-        self._created(leg)
-
-    def _created(self, leg: FsLeg) -> None:
-        """Hook: the switch created a leg we are dialling (``dialing``)."""
-
-    async def _offer(self, leg: FsLeg) -> None:
-        if not leg.offered:
-            leg.offered = True
-            await self._emit(tr.outbound_offered(leg))
-
-    async def _on_progress(self, ev: EslEvent, leg: FsLeg) -> None:
-        if not leg.ringing and not leg.up:
-            leg.ringing = True
-            at = tr.event_time(ev)
-            await self._emit(CallRinging(call_id=leg.call_id, leg_id=leg.leg_id, at=at))
-
-    async def _on_answer(self, ev: EslEvent, leg: FsLeg) -> None:
-        if not leg.up:
-            leg.up = True
-            at = tr.event_time(ev)
-            await self._emit(CallAnswered(call_id=leg.call_id, leg_id=leg.leg_id, at=at))
-
-    async def _on_hangup(self, ev: EslEvent, leg: FsLeg) -> None:
-        self._forget(leg)
-        event = tr.ended(ev, leg)
-        logger.info("[call %s] leg %s ended: %s", leg.call_id, leg.leg_id, event.cause.value)
-        await self._emit(event)
-
-    async def _on_conference(self, ev: EslEvent) -> None:
-        action = ev.get("Action") or ""
-        bridge_id = tr.bridge_of_conference(ev.get("Conference-Name") or "")
-        if bridge_id is None:
-            return
-        if action == "conference-destroy":
-            self.bridges.pop(bridge_id, None)
-        elif action in ("start-recording", "stop-recording"):
-            await self._on_conference_recording(ev, action)
-        elif (leg := self.legs.get(ev.unique_id or "")) is None:
-            return  # the recorder, or a channel that is not ours
-        elif action == "add-member":
-            await self._joined_bridge(ev, leg, bridge_id)
-        elif action == "del-member" and leg.bridge_id == bridge_id:
-            leg.bridge_id = leg.member_id = ""
-            leg.held = False
-            at = tr.event_time(ev)
-            await self._emit(
-                CallUnbridged(call_id=leg.call_id, leg_id=leg.leg_id, bridge_id=bridge_id, at=at)
-            )
-
-    async def _joined_bridge(self, ev: EslEvent, leg: FsLeg, bridge_id: str) -> None:
-        leg.bridge_id, leg.member_id = bridge_id, ev["Member-ID"]
-        if leg.join_bridge == bridge_id:
-            leg.join_bridge = ""
-        self.bridges.setdefault(bridge_id, leg.call_id)
-        at = tr.event_time(ev)
-        await self._emit(
-            CallBridged(call_id=leg.call_id, leg_id=leg.leg_id, bridge_id=bridge_id, at=at)
-        )
-        async with self._joined:
-            self._joined.notify_all()
-        if leg.replace_leg:
-            self._spawn(self._replace(leg))
-
-    async def _replace(self, leg: FsLeg) -> None:
-        """The new leg is in: the one it replaces (intercept, pickup) drops."""
-        old_id, leg.replace_leg = leg.replace_leg, ""
-        old = self.legs.get(old_id)
-        ringing = old is not None and not old.up
-        await self._quiet_hangup(
-            old_id, HangupCause.PICKED_OFF if ringing else HangupCause.NORMAL_CLEARING
-        )
-
-    def _forget(self, leg: FsLeg) -> None:
-        self.legs.pop(leg.leg_id, None)
-        names = [end_marker(leg.leg_id)] + ([marker(leg.leg_id)] if leg.originated else [])
-        loop = asyncio.get_running_loop()
-        self._timers[leg.leg_id] = loop.call_later(
-            self.config.marker_ttl, self._clear_markers, leg.leg_id, names
-        )
-
-    def _clear_markers(self, leg_id: str, names: list[str]) -> None:
-        self._timers.pop(leg_id, None)
-
-        async def clear() -> None:
-            for name in names:
-                try:
-                    await self.esl.api(f"global_setvar {name}=")
-                except (CommandRejected, SwitchUnavailable) as exc:
-                    logger.debug("marker %s not cleared: %s", name, exc)
-
-        self._spawn(clear())
-
-    # hooks of the subclasses (media, recordings, supervision)
-    async def _on_dtmf(self, ev: EslEvent, leg: FsLeg) -> None: ...
-
-    async def _on_execute(self, ev: EslEvent, leg: FsLeg) -> None: ...
-
-    async def _on_execute_complete(self, ev: EslEvent, leg: FsLeg) -> None: ...
-
-    async def _on_record_stop(self, ev: EslEvent, leg: FsLeg) -> None: ...
-
-    async def _on_conference_recording(self, ev: EslEvent, action: str) -> None: ...
-
-    # ------------------------------------------------------------------ helpers
-    async def _quiet_hangup(self, leg_id: str, cause: HangupCause) -> None:
+    async def quiet_hangup(self, leg_id: str, cause: HangupCause) -> None:
         try:
             await self.esl.api(f"uuid_kill {leg_id} {tr.fs_cause(cause)}")
         except (NoSuchCall, CommandRejected, SwitchUnavailable):
             pass
-
-    def _known(self, leg_id: str) -> FsLeg:
-        leg = self.legs.get(leg_id)
-        if leg is None:
-            raise NoSuchCall(f"no such leg {leg_id}")
-        return leg
-
-    def conference(self, bridge_id: str) -> str:
-        return tr.CONFERENCE_PREFIX + check_id(bridge_id, "bridge id")
-
-    def join_target(self, bridge_id: str) -> str:
-        """Inline extension that puts a channel in the bridge (and parks it if it leaves)."""
-        return f"conference:{self.conference(bridge_id)}@{self.config.conference_profile},park"
-
-    async def wait_member(self, leg: FsLeg, timeout: float = 5.0) -> str:
-        """The leg's conference member id, waiting for a join that is on its way."""
-        try:
-            async with self._joined:
-                await asyncio.wait_for(
-                    self._joined.wait_for(lambda: bool(leg.member_id) or not leg.join_bridge),
-                    timeout,
-                )
-        except TimeoutError:
-            pass
-        if not leg.member_id:
-            raise CommandRejected(f"leg {leg.leg_id} is not in a bridge")
-        return leg.member_id
 
     def now(self) -> float:
         return time.monotonic()

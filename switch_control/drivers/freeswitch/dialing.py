@@ -1,11 +1,10 @@
 """Dialling on FreeSWITCH (``bgapi originate``) and what is asked of the switch about legs
-and phones: ``leg_existed``, ``list_legs``, ``endpoint_online``."""
+and phones: ``leg_existed``, ``list_legs``, ``endpoint_online`` (SW-1, SW-4)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from ...callcontrol import LegSnapshot
 from ...contract import CallEnded, Direction, HangupCause, LegRole
@@ -14,9 +13,10 @@ from ...errors import CommandRejected, OriginateFailed, SwitchUnavailable
 from ...protocols.esl.jobs import BackgroundJob
 from ..callerid import safe_caller_name
 from . import translate as tr
-from .core import marker
+from .core import Switch, marker
+from .events import LegEvents
 from .media import brace_vars, check_id
-from .sync import FreeSwitchSync
+from .table import LegTable
 from .translate import FsLeg
 
 logger = logging.getLogger(__name__)
@@ -33,12 +33,17 @@ _CALLSTATES = {
 }
 
 
-class FreeSwitchDialing(FreeSwitchSync):
+class Dialer:
     """``originate`` and the queries."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, switch: Switch, table: LegTable, events: LegEvents) -> None:
+        self.switch = switch
+        self.config = switch.config
+        self.esl = switch.esl
+        self.table = table
+        self.events = events
         self._creating: dict[str, asyncio.Future[None]] = {}
+        events.created.append(self._created)
 
     def endpoint(self, destination: str, kind: EndpointKind) -> str:
         if kind is EndpointKind.RAW:
@@ -60,7 +65,7 @@ class FreeSwitchDialing(FreeSwitchSync):
         variables: dict[str, str] | None = None,
         join_bridge: str = "",
     ) -> str:
-        target = f"{self.join_target(join_bridge)} inline" if join_bridge else "&park()"
+        target = f"{self.table.join_target(join_bridge)} inline" if join_bridge else "&park()"
         leg = self.new_leg(leg_id, destination, kind, caller_id_number, variables)
         leg.join_bridge = join_bridge
         await self.dial(leg, destination, kind, target, timeout, variables, caller_id_name)
@@ -76,7 +81,7 @@ class FreeSwitchDialing(FreeSwitchSync):
     ) -> FsLeg:
         """The leg a dial will create (``CC_CALL_ID``/``CC_ROLE`` of ``variables``)."""
         check_id(leg_id, "leg id")
-        if leg_id in self.legs or leg_id in self._creating:
+        if leg_id in self.table.legs or leg_id in self._creating:
             raise CommandRejected(f"leg {leg_id} already exists")
         variables = variables or {}
         role = LegRole.AGENT if kind is EndpointKind.AGENT else LegRole.EXTERNAL
@@ -115,8 +120,7 @@ class FreeSwitchDialing(FreeSwitchSync):
             "originate_timeout": str(timeout),
             "ignore_early_media": "true",
             "api_on_originate": f"global_setvar {marker(leg.leg_id)}=1",
-            "api_reporting_hook": self.hangup_hook(leg),
-        }
+        }  # the end record's hook is set once the leg exists (``_keep_end``)
         if leg.caller_number:
             chan_vars["origination_caller_id_number"] = leg.caller_number
         if caller_id_name:
@@ -126,25 +130,25 @@ class FreeSwitchDialing(FreeSwitchSync):
         command = f"originate {brace_vars(chan_vars)}{self.endpoint(destination, kind)} {target}"
         created = asyncio.get_running_loop().create_future()
         self._creating[leg.leg_id] = created
-        self._dialling.add(leg.leg_id)
-        self.legs[leg.leg_id] = leg
+        self.table.dialling.add(leg.leg_id)
+        self.table.legs[leg.leg_id] = leg
         try:
             job = await self.esl.bgapi(command)
-            self._spawn(self._watch(leg, job, timeout))
+            self.switch.spawn(self._watch(leg, job, timeout))
             await asyncio.wait_for(asyncio.shield(created), self.config.originate_wait)
         except TimeoutError:
-            await self._offer(leg)  # still dialling (a slow lookup): its events will follow
+            await self.events.offer(leg)  # still dialling (a slow lookup): events will follow
         except BaseException:
             if not leg.created:
-                self.legs.pop(leg.leg_id, None)
-                self._dialling.discard(leg.leg_id)
+                self.table.legs.pop(leg.leg_id, None)
+                self.table.dialling.discard(leg.leg_id)
             raise
         finally:
             self._creating.pop(leg.leg_id, None)
         logger.info("[call %s] dialling %s as leg %s", leg.call_id, destination, leg.leg_id)
 
     def _created(self, leg: FsLeg) -> None:
-        self._dialling.discard(leg.leg_id)
+        self.table.dialling.discard(leg.leg_id)
         waiter = self._creating.get(leg.leg_id)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -158,16 +162,16 @@ class FreeSwitchDialing(FreeSwitchSync):
             self._fail_waiter(leg, SwitchUnavailable(f"originate of {leg.leg_id}: {exc}"))
             return  # reconciliation finds the leg, or ends it
         finally:
-            self._dialling.discard(leg.leg_id)
+            self.table.dialling.discard(leg.leg_id)
         if not text.startswith("-") or leg.created:
             return  # answered, or the channel existed and its own hangup reports the end
         name = text.removeprefix("-ERR").strip()
         logger.info("[call %s] originate of %s failed: %s", leg.call_id, leg.leg_id, name)
         if self._fail_waiter(leg, OriginateFailed(name or "UNKNOWN", text.strip())):
             return
-        if self.legs.pop(leg.leg_id, None) is not None and leg.offered:
+        if self.table.legs.pop(leg.leg_id, None) is not None and leg.offered:
             cause = HangupCause(name) if name in HangupCause.__members__ else HangupCause.UNKNOWN
-            await self._emit(CallEnded(call_id=leg.call_id, leg_id=leg.leg_id, cause=cause))
+            await self.switch.emit(CallEnded(call_id=leg.call_id, leg_id=leg.leg_id, cause=cause))
 
     def _fail_waiter(self, leg: FsLeg, error: Exception) -> bool:
         waiter = self._creating.get(leg.leg_id)
@@ -181,33 +185,41 @@ class FreeSwitchDialing(FreeSwitchSync):
     async def leg_existed(self, leg_id: str) -> bool:
         """Known live legs; else the marker the leg set on the switch when it was created
         (kept ``marker_ttl`` after it ended); else whether such a channel is up now."""
-        if leg_id in self.legs:
+        if leg_id in self.table.legs:
             return True
-        if (await self.esl.api(f"global_getvar {marker(leg_id)}", check=False)).strip() == "1":
+        if await self.switch.global_var(marker(leg_id)) == "1":
             return True
-        return (await self.esl.api(f"uuid_exists {leg_id}", check=False)).strip() == "true"
+        return await self.switch.exists(leg_id)
 
     async def endpoint_online(self, endpoint: str) -> bool:
         """Whether the extension's phone is registered (what ``user/<ext>`` dials)."""
         check_id(endpoint, "endpoint")
-        domain = f"@{self.domain}" if self.domain else ""
+        domain = f"@{self.switch.domain}" if self.switch.domain else ""
         contact = await self.esl.api(f"sofia_contact */{endpoint}{domain}", check=False)
         return bool(contact.strip()) and not contact.startswith(("error/", "-"))
 
     async def list_legs(self) -> list[LegSnapshot]:
+        """The legs of our table the switch has. The table follows the event stream;
+        ``show channels`` adds what only the switch knows, but it lists a new leg late
+        (SW-4, package docstring), so a leg it leaves out is asked about (``uuid_exists``)."""
+        rows = {
+            row["uuid"]: row for row in tr.json_rows(await self.esl.api("show channels as json"))
+        }
         out = []
-        for row in tr.json_rows(await self.esl.api("show channels as json")):
-            leg = self.legs.get(row["uuid"])
-            if leg is None:
+        for leg in list(self.table.legs.values()):
+            row = rows.get(leg.leg_id)
+            if row is None and not (leg.created and await self.switch.exists(leg.leg_id)):
                 continue
+            row = row or {}
             created = str(row.get("created_epoch", ""))
+            state = "up" if leg.up else "ringing"
             out.append(
                 LegSnapshot(
                     leg.leg_id,
-                    _CALLSTATES.get(str(row.get("callstate")), "other"),
+                    _CALLSTATES.get(str(row.get("callstate")), "other") if row else state,
                     leg.caller_number or str(row.get("cid_num", "")),
                     leg.callee_number or str(row.get("dest", "")),  # dest: after transfers
-                    str(row.get("name", "")),
+                    str(row.get("name", "")) or leg.channel_name,
                     leg.bridge_id,
                     float(created) if created.isdigit() else leg.created_at,
                 )

@@ -1,220 +1,100 @@
-"""Operations over several legs on FreeSWITCH: bridges, dialling into a call, attended
-transfer, supervision (SW-2, SW-3). A bridge is a conference room (see the package
-docstring); moving a leg is an ``uuid_transfer`` to an inline extension."""
+"""``CallControl`` on FreeSWITCH (Event Socket, SW-1): a thin driver over parts with one job
+each, composed here rather than stacked as subclasses:
+
+* ``Switch`` (``core``): the ESL link, the event sink, (re)connections;
+* ``LegTable`` (``table``): the legs, the bridges, joins under way;
+* ``EndRecords`` (``ends``): end records and markers, forgetting ended legs;
+* ``LegEvents`` (``events``): what each leg's events mean; the other parts add handlers;
+* ``Reconciler`` (``sync``): ``restore`` and reconciliation (SW-4);
+* ``Dialer`` (``dialing``): originate, ``leg_existed``, ``list_legs``, ``endpoint_online``;
+* ``LegOps`` (``legs``): one-leg operations: answer, hangup, media, digits, hold;
+* ``Recorder`` (``recording``): recordings of a leg or a bridge;
+* ``CallOps`` (``calls``): bridges, a third party, supervision, transfers.
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ...contract import CallBridged, CallResumed, CallUnbridged, HangupCause, LegRole
-from ...contract.commands import EndpointKind
-from ...errors import CommandRejected, NoSuchCall
-from ...protocols.esl import EslEvent
-from . import translate as tr
-from .legs import FreeSwitchLegs
+from ...callcontrol import EventSink, SwitchInfo
+from ...protocols.esl import EslClient
+from .calls import CallOps
+from .core import FreeSwitchConfig, Switch
+from .dialing import Dialer
+from .ends import EndRecords
+from .events import LegEvents
+from .legs import LegOps
+from .recording import Recorder
+from .sync import Reconciler
+from .table import LegTable
 from .translate import FsLeg
 
-logger = logging.getLogger(__name__)
 
-
-class FreeSwitchDriver(FreeSwitchLegs):
+class FreeSwitchDriver:
     """``CallControl`` on FreeSWITCH (Event Socket)."""
 
-    async def bridge(self, leg_ids: Sequence[str], bridge_id: str = "") -> str:
-        bridge_id = bridge_id or self.new_id()
-        self.conference(bridge_id)  # checks the id
-        legs = [self._known(x) for x in leg_ids]
-        if legs:
-            self.bridges.setdefault(bridge_id, legs[0].call_id)
-        for leg in legs:
-            await self.move(leg, bridge_id)
-        return bridge_id
+    kind = "freeswitch"
 
-    async def move(self, leg: FsLeg, bridge_id: str) -> None:
-        """Into the bridge's conference (out of the one it is in); the add-member event
-        confirms it (CallBridged)."""
-        if bridge_id in (leg.bridge_id, leg.join_bridge):
-            return
-        target = self.join_target(bridge_id)
-        before, leg.join_bridge = leg.join_bridge, bridge_id  # before the add-member can come
-        try:
-            await self._leg_api(leg.leg_id, f"uuid_transfer {leg.leg_id} {target} inline")
-        except BaseException:
-            leg.join_bridge = before
-            raise
-
-    def bridge_members(self, bridge_id: str) -> list[FsLeg]:
-        return [x for x in self.legs.values() if bridge_id in (x.bridge_id, x.join_bridge)]
-
-    # ------------------------------------------------------------------ dial into a call
-    async def add_to_call(
-        self,
-        leg_id: str,
-        *,
-        destination: str,
-        kind: EndpointKind = EndpointKind.AGENT,
-        new_leg_id: str = "",
-        replace_leg: str = "",
-        role: LegRole | None = None,
-        caller_id_number: str = "",
-        timeout: int = 30,
-    ) -> str:
-        """Dial ``destination``; on answer it joins the conference ``leg_id`` is in (or is
-        on its way to): a three-way call, a barge, or with ``replace_leg`` an intercept
-        or a pickup, where that leg is hung up once the new one is in."""
-        leg = self._known(leg_id)
-        bridge_id = leg.bridge_id or leg.join_bridge
-        if not bridge_id:
-            raise CommandRejected(f"leg {leg_id} is not in a call")
-        if replace_leg:
-            self._known(replace_leg)
-        variables = {"CC_CALL_ID": leg.call_id}
-        if role is not None:
-            variables["CC_ROLE"] = role.value
-        new_leg_id = new_leg_id or self.new_id()
-        new = self.new_leg(new_leg_id, destination, kind, caller_id_number, variables)
-        new.join_bridge, new.replace_leg = bridge_id, replace_leg
-        await self.dial(new, destination, kind, f"{self.join_target(bridge_id)} inline", timeout)
-        return new_leg_id
-
-    # ------------------------------------------------------------------ supervision
-    async def snoop(
-        self,
-        leg_id: str,
-        *,
-        destination: str,
-        kind: EndpointKind = EndpointKind.AGENT,
-        new_leg_id: str = "",
-        whisper: bool = False,
-        timeout: int = 30,
-    ) -> str:
-        """The supervisor's answered leg runs ``eavesdrop`` on the agent's channel: it
-        hears what the agent says and hears. With ``whisper`` the supervisor's voice is
-        mixed into what the agent hears only (``eavesdrop_whisper_aleg``); the customer
-        never hears it. DTMF mode switching is off: the mode is the command's."""
-        agent = self._known(leg_id)
-        new_leg_id = new_leg_id or self.new_id()
-        variables = {"CC_CALL_ID": agent.call_id, "CC_ROLE": LegRole.SUPERVISOR.value}
-        leg = self.new_leg(new_leg_id, destination, kind, "", variables)
-        leg.spy_bridge = f"{new_leg_id}-spy"
-        extra = {"eavesdrop_enable_dtmf": "false"}
-        if whisper:
-            extra["eavesdrop_whisper_aleg"] = "true"
-        await self.dial(leg, destination, kind, f"&eavesdrop({leg_id})", timeout, extra=extra)
-        return new_leg_id
-
-    async def _on_execute(self, ev: EslEvent, leg: FsLeg) -> None:
-        if leg.spy_bridge and ev.get("Application") == "eavesdrop":
-            await self._emit(
-                CallBridged(
-                    call_id=leg.call_id,
-                    leg_id=leg.leg_id,
-                    bridge_id=leg.spy_bridge,
-                    at=tr.event_time(ev),
-                )
-            )
-
-    async def _on_execute_complete(self, ev: EslEvent, leg: FsLeg) -> None:
-        if leg.spy_bridge and ev.get("Application") == "eavesdrop":
-            await self._emit(
-                CallUnbridged(
-                    call_id=leg.call_id,
-                    leg_id=leg.leg_id,
-                    bridge_id=leg.spy_bridge,
-                    at=tr.event_time(ev),
-                )
-            )
-            return
-        await super()._on_execute_complete(ev, leg)
-
-    # ------------------------------------------------------------------ attended transfer
-    async def consult(
-        self,
-        leg_id: str,
-        *,
-        destination: str,
-        kind: EndpointKind = EndpointKind.AGENT,
-        new_leg_id: str = "",
-        timeout: int = 30,
-    ) -> str:
-        """The agent moves to a consultation room with ``destination``; the others in the
-        call's room are held (music, not heard) meanwhile."""
-        agent = self._known(leg_id)
-        home = agent.bridge_id or agent.join_bridge
-        if not home:
-            raise CommandRejected(f"leg {leg_id} is not in a call")
-        if agent.consult:
-            raise CommandRejected(f"leg {leg_id} is already consulting")
-        new_leg_id = new_leg_id or self.new_id()
-        consult_bridge = f"{new_leg_id}-consult"
-        new = self.new_leg(new_leg_id, destination, kind, "", {"CC_CALL_ID": agent.call_id})
-        new.join_bridge = consult_bridge
-        self.bridges.setdefault(consult_bridge, agent.call_id)
-        await self.move(agent, consult_bridge)
-        agent.consult, agent.home_bridge = new_leg_id, home
-        for other in self.bridge_members(home):
-            if other is not agent:
-                await self.hold(other.leg_id)
-        await self.dial(
-            new, destination, kind, f"{self.join_target(consult_bridge)} inline", timeout
+    def __init__(self, esl: EslClient, config: FreeSwitchConfig | None = None) -> None:
+        self.esl = esl
+        self.config = config or FreeSwitchConfig()
+        self.switch = switch = Switch(esl, self.config)
+        self.table = table = LegTable(self.config.conference_profile)
+        self.ends = ends = EndRecords(switch, table)
+        events = LegEvents(switch, table, ends)
+        sync = Reconciler(switch, table, ends)
+        switch.reconcile, switch.after_connected = sync.reconcile, sync.adopt_late
+        dialer = Dialer(switch, table, events)
+        leg_ops = LegOps(switch, table, events, ends)
+        recorder = Recorder(switch, table, events, leg_ops)
+        calls = CallOps(switch, table, events, dialer, leg_ops)
+        # the CallControl operations, each the job of one part
+        self.restore = sync.restore
+        self.endpoint, self.originate = dialer.endpoint, dialer.originate
+        self.leg_existed, self.list_legs = dialer.leg_existed, dialer.list_legs
+        self.endpoint_online = dialer.endpoint_online
+        self.answer, self.hangup, self.hold, self.unhold = (
+            leg_ops.answer,
+            leg_ops.hangup,
+            leg_ops.hold,
+            leg_ops.unhold,
         )
-        return new_leg_id
+        self.play, self.stop_playback = leg_ops.play, leg_ops.stop_playback
+        self.collect_digits = leg_ops.collect_digits
+        self.record, self.stop_recording = recorder.record, recorder.stop_recording
+        self.fetch_recording = recorder.fetch_recording
+        self.bridge, self.add_to_call, self.snoop = calls.bridge, calls.add_to_call, calls.snoop
+        self.consult, self.complete_consult = calls.consult, calls.complete_consult
+        self.cancel_consult, self.blind_transfer = calls.cancel_consult, calls.blind_transfer
 
-    async def complete_consult(self, leg_id: str) -> None:
-        """The consulted party joins the customer; the agent drops out."""
-        agent = self._known(leg_id)
-        target = self.legs.get(agent.consult)
-        if target is None or not target.up:
-            raise CommandRejected("the consulted party has not answered")
-        home = agent.home_bridge
-        await self.move(target, home)
-        await self._resume(home, except_leg=target.leg_id)
-        agent.consult = agent.home_bridge = ""
-        await self._quiet_hangup(leg_id, HangupCause.NORMAL_CLEARING)
+    @property
+    def legs(self) -> dict[str, FsLeg]:
+        return self.table.legs
 
-    async def cancel_consult(self, leg_id: str) -> None:
-        """The consulted party drops; the agent is back with the customer."""
-        agent = self._known(leg_id)
-        consult, home = agent.consult, agent.home_bridge
-        if not home:
-            raise CommandRejected(f"leg {leg_id} is not consulting")
-        if consult:
-            await self._quiet_hangup(consult, HangupCause.NORMAL_CLEARING)
-        await self.move(agent, home)
-        await self._resume(home, except_leg=leg_id)
-        agent.consult = agent.home_bridge = ""
+    @property
+    def bridges(self) -> dict[str, str]:
+        return self.table.bridges
 
-    async def _resume(self, bridge_id: str, except_leg: str) -> None:
-        for other in self.bridge_members(bridge_id):
-            if other.leg_id != except_leg and other.held:
-                try:
-                    await self.unhold(other.leg_id)
-                except (NoSuchCall, CommandRejected) as exc:
-                    logger.warning(
-                        "[call %s] could not resume %s: %s", other.call_id, other.leg_id, exc
-                    )
-                    await self._emit(CallResumed(call_id=other.call_id, leg_id=other.leg_id))
+    @property
+    def version(self) -> str:
+        return self.switch.version
 
-    async def blind_transfer(
-        self, leg_id: str, destination: str, kind: EndpointKind = EndpointKind.AGENT
-    ) -> None:
-        """Connect ``leg_id`` (the customer) to ``destination``: the others in its room
-        drop, the customer waits in the room (its hold music while alone) and the new leg
-        joins on answer."""
-        leg = self._known(leg_id)
-        bridge_id = leg.bridge_id or leg.join_bridge or await self.bridge([leg_id])
-        for other in self.bridge_members(bridge_id):
-            if other.leg_id != leg_id:
-                await self._quiet_hangup(other.leg_id, HangupCause.NORMAL_CLEARING)
-        await self.originate(
-            leg_id=self.new_id(),
-            destination=destination,
-            kind=kind,
-            variables={"CC_CALL_ID": leg.call_id},
-            join_bridge=bridge_id,
-        )
+    @property
+    def domain(self) -> str:
+        return self.switch.domain
+
+    async def start(self, sink: EventSink) -> None:
+        await self.switch.start(sink)
+
+    async def close(self) -> None:
+        self.ends.close()
+        await self.switch.close()
+
+    async def wait_connected(self, timeout: float) -> bool:
+        return await self.switch.wait_connected(timeout)
+
+    async def info(self) -> SwitchInfo:
+        return SwitchInfo("freeswitch", self.version, self.switch.ready, len(self.legs))
 
 
 if TYPE_CHECKING:

@@ -19,7 +19,6 @@ NAMED_TONES = {
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.:/+=@-]+$")
 _SAFE_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _UNSAFE_VALUE = re.compile(r"[,'\"{}\[\]\s\\^]")
-_EXPANSION = re.compile(r"\$\{[A-Za-z0-9_]+\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,15 +99,19 @@ def media_app(item: str, config: MediaConfig) -> tuple[str, str]:
 
 def brace_vars(variables: dict[str, str]) -> str:
     """``{a=b,c=d}`` for an originate. Values with spaces are single-quoted (the api's
-    argument splitter keeps them together and strips the quotes); ``${var}`` is left for
-    FreeSWITCH to expand when it uses the value; values that could not get through both
-    splitters (commas, quotes, other braces) are refused."""
+    argument splitter keeps them together and strips the quotes); values that could not
+    get through both splitters (commas, quotes, braces) are refused, and so are values
+    with ``${``: FreeSWITCH drops such an originate variable (``check_vars`` in
+    ``switch_ivr_originate.c``; a CRIT log line, the call goes on without it)."""
     items = []
     for name, value in variables.items():
         if not _SAFE_VAR.match(name):
             raise CommandRejected(f"invalid channel variable name {name!r}")
-        bare = _EXPANSION.sub("", value).replace(" ", "")  # ${var}: expanded by FreeSWITCH
-        if _UNSAFE_VALUE.search(bare) or "\n" in value:
+        if "${" in value:
+            raise CommandRejected(
+                f"channel variable {name}: FreeSWITCH drops originate variables with ${{...}}"
+            )
+        if _UNSAFE_VALUE.search(value.replace(" ", "")) or "\n" in value:
             raise CommandRejected(f"channel variable {name} has a value FreeSWITCH cannot take")
         items.append(f"{name}='{value}'" if " " in value else f"{name}={value}")
     return "{" + ",".join(items) + "}"

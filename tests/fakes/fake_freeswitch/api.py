@@ -53,12 +53,16 @@ class Api(Conferencing):
     global_vars: dict[str, str]
 
     def api_event(self, command_name: str, arg: str) -> Event:
+        """The API event ``switch_api_execute`` fires for an api command."""
         headers = [("API-Command", command_name)]
         if arg:
             headers.append(("API-Command-Argument", arg))
         return self.events.system("API", "API", headers)
 
-    async def run_api(self, line: str, job_uuid: str | None = None) -> str:
+    async def run_api(
+        self, line: str, job_uuid: str | None = None, *, event: Event | None = None
+    ) -> str:
+        """Run an api command; ``event`` replaces the API event (a hook passes its own)."""
         name, _, arg = line.strip().partition(" ")
         arg = arg.strip()
         ctx = ApiContext()
@@ -67,7 +71,7 @@ class Api(Conferencing):
             body = f"-ERR {name} Command not found!\n"
         else:
             body = await handler(self, arg, ctx)
-        self.emit(self.api_event(name, arg))
+        self.emit(event or self.api_event(name, arg))
         for action in ctx.before_job:
             action()
         if job_uuid is not None:
@@ -95,8 +99,13 @@ class Api(Conferencing):
     def live_channels(self) -> list[Channel]:
         return [ch for ch in self.channels.values() if not ch.gone]
 
+    def listed_channels(self) -> list[Channel]:
+        """What ``show channels|calls`` list: the core database, which lags (``list_lag``)."""
+        return [ch for ch in self.channels.values() if self.listed(ch)]
+
     def channel_row(self, ch: Channel) -> dict[str, str]:
         created = ch.profile.times.get("created", 0) // 1_000_000
+        callstate, state = ch.listed_states or (ch.callstate, ch.running_state)
         read = ch.read_codec or ch.codec_spec
         codec = ch.codec
         return {
@@ -105,7 +114,7 @@ class Api(Conferencing):
             "created": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(created)),
             "created_epoch": str(created),
             "name": ch.name,
-            "state": ch.running_state,
+            "state": state,
             "cid_name": ch.profile.caller_id_name,
             "cid_num": ch.profile.caller_id_number,
             "ip_addr": ch.profile.network_addr,
@@ -125,7 +134,7 @@ class Api(Conferencing):
             "presence_id": ch.presence_id,
             "presence_data": "",
             "accountcode": "",
-            "callstate": ch.callstate,
+            "callstate": callstate,
             "callee_name": ch.profile.callee_id_name,
             "callee_num": ch.profile.callee_id_number,
             "callee_direction": "",
@@ -142,7 +151,7 @@ class Api(Conferencing):
 
     def show(self, what: str, as_json: bool) -> str:
         rows = []
-        for ch in self.live_channels():
+        for ch in self.listed_channels():
             row = self.channel_row(ch)
             if what == "calls":
                 row = {col: row.get(col, "") for col in _CALL_COLUMNS}
@@ -210,7 +219,7 @@ async def _show(api: Api, arg: str, ctx: ApiContext) -> str:
     as_json = words[-2:] == ["as", "json"]
     what = words[0] if words else ""
     if what == "channels" and words[1:2] == ["count"]:
-        return f"\n{len(api.live_channels())} total.\n"
+        return f"\n{len(api.listed_channels())} total.\n"
     if what in ("channels", "calls"):
         return api.show(what, as_json)
     if what == "registrations":

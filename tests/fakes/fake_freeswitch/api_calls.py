@@ -190,9 +190,9 @@ async def _originate(api: Api, arg: str, ctx: ApiContext) -> str:
 
 @command("sofia_contact")
 async def _sofia_contact(api: Api, arg: str, ctx: ApiContext) -> str:
-    user = arg.split("/", 1)[-1].split("@", 1)[0]
+    user, _, domain = arg.split("/", 1)[-1].partition("@")
     reg = api.registrations.get(user)
-    if reg is None:
+    if reg is None or domain not in ("", "127.0.0.1"):  # the lab's one domain
         return "error/user_not_registered"
     return f"sofia/lab/sip:{user}@{reg.host}:{reg.port}"
 

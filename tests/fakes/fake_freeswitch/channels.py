@@ -179,6 +179,9 @@ class Channel:
     hold_task: asyncio.Task[None] | None = None
     hangup_waiters: list[asyncio.Future[None]] = field(default_factory=list)
     gone: bool = False
+    created_mono: float = 0.0  # monotonic clock: created / destroyed (the channel list lags)
+    gone_mono: float | None = None
+    listed_states: tuple[str, str] | None = None  # (callstate, state) the list keeps showing
     transfers: int = 0  # bumped by each transfer: the old extension stops running
     flushes: int = 0  # bumped by ``uuid_break ... all``: queued applications are dropped
 

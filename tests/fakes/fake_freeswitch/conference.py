@@ -15,6 +15,9 @@ from .wire import Headers
 
 L16 = ("L16", "8000", "128000")
 FLAGS = "running|answered|enforce_min|dynamic|exit_sound|enter_sound|json_status"
+# conference profiles' max-members: the lab's ``default`` sets none, the project's
+# ``threeway`` (freeswitch_conf/autoload_configs/conference.conf.xml) 10
+MAX_MEMBERS = {"threeway": 10}
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Conference:
     members: list[Member] = field(default_factory=list)
     floor: Member | None = None
     created: float = field(default_factory=time.monotonic)
+    max_members: int = 0  # 0: the profile sets none (json_list then leaves it out)
 
 
 def cjson(value: Any, depth: int = 0) -> str:
@@ -143,10 +147,11 @@ class Conferencing(Originating):
             self.finish_unbridged(ch)
 
     async def app_conference(self, ch: Channel, data: str) -> str | None:
-        name = data.split("@", 1)[0]
+        name, _, profile = data.partition("@")
         conf = self.conferences.get(name)
         if conf is None:
-            conf = self.conferences[name] = Conference(name, str(uuidlib.uuid4()))
+            conf = Conference(name, str(uuidlib.uuid4()), max_members=MAX_MEMBERS.get(profile, 0))
+            self.conferences[name] = conf
             self.conf_event(conf, "CONF_NEW", [("Action", "conference-create")])
         ch.read_codec = L16
         self.codec_events(ch, real_read=False)
@@ -268,6 +273,8 @@ class Conferencing(Originating):
                 "video_bridge", "video_floor_only", "video_rfc4579",
             ):  # fmt: skip
                 info[flag] = flag in FLAGS.split("|")
+            if conf.max_members:
+                info["max_members"] = conf.max_members
             info["variables"] = {}
             info["members"] = members
             result.append(info)

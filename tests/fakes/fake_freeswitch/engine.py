@@ -3,11 +3,18 @@
 Everything runs on one asyncio loop.  Methods that model something FreeSWITCH
 does synchronously emit their events at once; things that take (media) time are
 coroutines.  ``time_scale`` multiplies every media duration (0 = instant).
+
+``list_lag`` models FreeSWITCH's core database, which ``show channels|calls`` read: it is
+filled asynchronously, so a new channel is listed only ``list_lag[0]`` seconds after its
+CHANNEL_CREATE (77-151 ms measured on FreeSWITCH 1.11), and a channel that hung up stays
+listed ``list_lag[1]`` seconds after it is gone (``uuid_exists`` false), with the call
+state it had before the hangup (e.g. ``ACTIVE``). Real seconds, not scaled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid as uuidlib
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -17,15 +24,24 @@ from .channels import CALLSTATE_NUMBERS, Channel, Profile, now_us
 from .events import Event, EventFactory
 
 Emit = Callable[[Event], None]
+DEFAULT_LIST_LAG = (0.1, 0.3)  # seconds: (a new channel listed after, a gone one still listed)
 
 
 class Engine:
     """Channels + event emission; the call flows live in the mixins built on it."""
 
-    def __init__(self, factory: EventFactory, emit: Emit, *, time_scale: float = 0.0) -> None:
+    def __init__(
+        self,
+        factory: EventFactory,
+        emit: Emit,
+        *,
+        time_scale: float = 0.0,
+        list_lag: tuple[float, float] = DEFAULT_LIST_LAG,
+    ) -> None:
         self.events = factory
         self._emit = emit
         self.time_scale = time_scale
+        self.list_lag = list_lag
         self.channels: dict[str, Channel] = {}
         self.uuid_queue: deque[str] = deque()
         self.job_uuid_queue: deque[str] = deque()
@@ -38,6 +54,9 @@ class Engine:
     def emit(self, event: Event) -> None:
         self.history.append(event)
         self._emit(event)
+
+    def log(self, level: int, where: tuple[str, str, int], text: str, uuid: str = "") -> None:
+        """A log line (the server sends it to listeners that asked for ``log``)."""
 
     def new_uuid(self) -> str:
         return self.uuid_queue.popleft() if self.uuid_queue else str(uuidlib.uuid4())
@@ -92,8 +111,16 @@ class Engine:
         ch.variables.update({"direction": direction, "uuid": uid, "call_uuid": uid})
         ch.variables["session_id"] = str(self.session_counter)
         ch.variables.update(variables)
+        ch.created_mono = time.monotonic()
         self.channels[uid] = ch
         return ch
+
+    def listed(self, ch: Channel) -> bool:
+        """Whether ``show channels`` lists ``ch`` now (the core database lags, see above)."""
+        now = time.monotonic()
+        if now - ch.created_mono < self.list_lag[0]:
+            return False
+        return ch.gone_mono is None or now - ch.gone_mono < self.list_lag[1]
 
     # -- state changes ------------------------------------------------------------------
 
@@ -194,6 +221,7 @@ class Engine:
         if ch.hangup_cause or ch.gone:
             return False
         ch.hangup_cause = cause
+        ch.listed_states = (ch.callstate, ch.running_state)  # the database's row lags
         for waiter in ch.hangup_waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -221,6 +249,7 @@ class Engine:
         self.channel_event("CHANNEL_DESTROY", ch)
         self.run_state(ch, "CS_DESTROY")
         ch.gone = True
+        ch.gone_mono = time.monotonic()
         for waiter in ch.dtmf_waiters:
             if not waiter.done():
                 waiter.cancel()

@@ -125,9 +125,9 @@ def codec_headers(ch: Channel) -> Headers:
 class Event:
     """An event about to be sent: ordered header pairs (repeats allowed) and a body."""
 
-    __slots__ = ("body", "headers", "name", "subclass", "uuid")
+    __slots__ = ("body", "event_id", "headers", "name", "subclass", "uuid")
 
-    def __init__(self, headers: Headers, body: str | None = None) -> None:
+    def __init__(self, headers: Headers, body: str | None = None, *, event_id: str = "") -> None:
         self.headers = headers
         self.body = body
         first: dict[str, str] = {}
@@ -137,6 +137,7 @@ class Event:
         self.name = first.get("Event-Name", "")
         self.subclass = first.get("Event-Subclass", "")
         self.uuid = first.get("Unique-ID", "")
+        self.event_id = event_id or self.name  # what subscriptions match (nameless events too)
 
     def get(self, name: str) -> str | None:
         value = None

@@ -79,9 +79,9 @@ class Listener:
 
     def wants(self, event: Event) -> bool:
         if self.myevents is not None:
-            if event.uuid != self.myevents or event.name not in MYEVENTS:
+            if event.uuid != self.myevents or event.event_id not in MYEVENTS:
                 return False
-        elif not (self.all_events or event.name in self.events):
+        elif not (self.all_events or event.event_id in self.events):
             return False
         if event.name == "CUSTOM" and not self.all_events and self.myevents is None:
             if self.custom and event.subclass not in self.custom:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .bridging import Bridging
@@ -16,6 +16,9 @@ USAGE = (
     "[<cid_name>] [<cid_num>] [<timeout_sec>]\n"
 )
 _APP = re.compile(r"^&([\w-]+)\((.*)\)$", re.S)
+_TRUE = ("true", "yes", "on", "1", "t", "enabled", "active", "allow")
+# the CRIT line ``switch_channel_set_variable_var_check`` logs per refused variable
+INVALID_DATA = ("switch_channel.c", "switch_channel_set_variable_var_check", 1509)
 
 
 class ApiContext:
@@ -68,6 +71,16 @@ def parse_originate(arg: str) -> tuple[dict[str, str], str, str, list[str]]:
     return variables, url, target, parts[2:]
 
 
+def check_vars(variables: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """FreeSWITCH sets originate variables with ``switch_channel_set_variable``, which
+    refuses a value containing ``${`` (``switch_channel_set_variable_var_check``) unless
+    ``origination_nested_vars`` is true: -> (what the channel gets, the names refused)."""
+    if variables.get("origination_nested_vars", "").lower() in _TRUE:
+        return variables, []
+    refused = [name for name, value in variables.items() if "${" in value]
+    return {k: v for k, v in variables.items() if k not in refused}, refused
+
+
 def closing_brace(text: str) -> int:
     """Index of the ``}`` closing the ``{`` at 0 (``${var}`` inside nests), or -1."""
     depth = 0
@@ -113,10 +126,12 @@ class Originating(Bridging):
         if not url or not target:
             return USAGE
         match = _APP.match(target)
+        variables, refused = check_vars(variables)
         try:
-            ch = await self._dial(url, variables, ctx, app_leg=match is not None)
+            ch = await self._dial(url, variables, ctx, app_leg=match is not None, refused=refused)
         except OriginateError as exc:
             return f"-ERR {exc.cause}\n"
+        self.log_refused(ch, refused)  # once more as the originate returns the leg
         if match is not None:
             app, data = match.group(1), match.group(2)
             ctx.after_job.append(lambda: self._start_app_leg(ch, app, data))
@@ -156,8 +171,19 @@ class Originating(Bridging):
         self.flip_cid(ch)
         self.spawn(self.run_dialplan(ch))
 
+    def log_refused(self, ch: Channel, refused: Sequence[str]) -> None:
+        for name in refused:
+            text = f"Invalid data (${{{name}}} contains a variable)"
+            self.log(2, INVALID_DATA, text, ch.uuid)
+
     async def _dial(
-        self, url: str, variables: dict[str, str], ctx: ApiContext, *, app_leg: bool
+        self,
+        url: str,
+        variables: dict[str, str],
+        ctx: ApiContext,
+        *,
+        app_leg: bool,
+        refused: Sequence[str],
     ) -> Channel:
         kind, _, rest = url.partition("/")
         if kind == "error":
@@ -173,12 +199,16 @@ class Originating(Bridging):
                 raise OriginateError("USER_NOT_REGISTERED")
             name = f"sofia/lab/{user}@{reg.host}:{reg.port}"
             endpoint = self.endpoint(user)
-            return await self._sofia_leg(name, user, variables, endpoint, ctx, app_leg, user=user)
+            return await self._sofia_leg(
+                name, user, variables, endpoint, ctx, app_leg, user=user, refused=refused
+            )
         if kind == "sofia":
             parts = rest.split("/")
             dest = parts[-1].split("@", 1)[0]
             endpoint = self.endpoint(parts[-1])
-            return await self._sofia_leg(f"sofia/{rest}", dest, variables, endpoint, ctx, app_leg)
+            return await self._sofia_leg(
+                f"sofia/{rest}", dest, variables, endpoint, ctx, app_leg, refused=refused
+            )
         raise OriginateError("CHAN_NOT_IMPLEMENTED")
 
     async def _sofia_leg(
@@ -191,6 +221,7 @@ class Originating(Bridging):
         app_leg: bool,
         *,
         user: str = "",
+        refused: Sequence[str] = (),
     ) -> Channel:
         cid_number = variables.get("origination_caller_id_number", "0000000000")
         cid_name = variables.get("origination_caller_id_name", "")
@@ -231,6 +262,7 @@ class Originating(Bridging):
             hit_dialplan=False,
             endpoint=user or dest,
         )
+        self.log_refused(ch, refused)
         ch.running_state, ch.state = "CS_NONE", "CS_INIT"
         self.channel_event("CHANNEL_OUTGOING", ch)
         ch.presence_id = f"{user}@127.0.0.1" if user else ""

@@ -13,7 +13,11 @@ conference::maintenance with the conference and member headers):
   member leaves first) and the rest of the old extension never runs;
 * ``api_on_originate`` on an originated leg: the api command runs when the leg is created;
   ``api_reporting_hook`` on any leg runs when it has hung up, ``${var}`` expanded from its
-  variables (``hangup_cause_q850``, ``end_epoch`` are set as the CDR variables are);
+  variables (``hangup_cause_q850``, ``end_epoch`` are set as the CDR variables are). Like
+  ``api_hook`` in ``switch_core_state_machine.c``, the command's API event is the channel's
+  own data: no ``Event-Name`` (a CHANNEL_DATA event to subscriptions), the channel headers
+  and variables, then ``API-Command`` / ``API-Command-Argument`` (seen on FreeSWITCH 1.11,
+  ``extra/driver-originate-reconnect.md``; its exact header order was not captured);
 * the ``say`` application (completes without media events);
 * recordings (``uuid_record``, conference ``recording``) are written as WAV files when they
   stop, so a test can fetch them;
@@ -33,7 +37,7 @@ from typing import Any
 
 from .channels import Channel, Profile, now_us
 from .conference import Conference, Member
-from .events import CALLING
+from .events import CALLING, Event
 from .outbound import OutboundSocket
 
 # Event-Calling-* of the events added here (mod_conference 1.11 sources, not captured)
@@ -139,9 +143,20 @@ class PlatformCalls(OutboundSocket):
         self.set_var(ch, "end_epoch", str(int(time.time())))
         hook = ch.get_var("api_reporting_hook")
         if hook:  # FreeSWITCH runs it in CS_REPORTING, before CHANNEL_HANGUP_COMPLETE
-            expanded = re.sub(r"\$\{(\w+)\}", lambda m: ch.get_var(m.group(1)) or "", hook)
-            self.spawn(self.run_api(expanded))  # type: ignore[attr-defined]
+            name, _, arg = hook.replace("::", " ", 1).partition(" ")
+            arg = re.sub(r"\$\{(\w+)\}", lambda m: ch.get_var(m.group(1)) or "", arg).strip()
+            event = self.hook_event(ch, name, arg)
+            self.spawn(self.run_api(f"{name} {arg}", event=event))  # type: ignore[attr-defined]
         super().reporting(ch)
+
+    def hook_event(self, ch: Channel, command: str, arg: str) -> Event:
+        """The nameless event a hook's api command fires (the channel's data + the command)."""
+        base = [item for item in self.events.base("", "API") if item[0] != "Event-Name"]
+        headers = base + self.events.channel_data(ch, variables=True)
+        headers.append(("API-Command", command))
+        if arg:
+            headers.append(("API-Command-Argument", arg))
+        return Event(headers, event_id="CHANNEL_DATA")
 
     # -- inline dialplan --------------------------------------------------------------------
 

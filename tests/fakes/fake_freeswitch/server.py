@@ -16,10 +16,12 @@ from . import (
 )
 from .channels import Channel
 from .control import TestControls
+from .engine import DEFAULT_LIST_LAG
 from .events import Event, EventFactory
 from .listener import Listener
 
 DEFAULT_CORE_UUID = "87bbbdeb-0075-4403-8a2c-dd0a16b25052"
+NO_REPLY = "-ERR no reply\n"  # mod_event_socket's answer to an api command with no output
 
 
 class FakeFreeSwitch(TestControls):
@@ -55,8 +57,17 @@ class FakeFreeSwitch(TestControls):
     * ``queue_uuids``, ``queue_job_uuids``, ``next_member_id``,
       ``conference_presence_counts`` to replay a capture with its identifiers.
 
-    ``time_scale`` multiplies media/ringing durations (0: instant).  ``errors``
-    collects exceptions raised inside the fake (tests assert it stays empty).
+    ``time_scale`` multiplies media/ringing durations (0: instant).  ``list_lag``
+    (seconds, on by default like the real switch): ``show channels`` lists a new channel
+    that long after its creation, and a gone one that long after it went (see
+    ``engine``).  ``errors`` collects exceptions raised inside the fake (tests assert it
+    stays empty).
+
+    Like FreeSWITCH: originate ``{...}`` variables whose value contains ``${`` are
+    dropped with a CRIT log line (unless ``origination_nested_vars=true``); an api
+    command with no output answers ``-ERR no reply`` (``global_getvar`` of an unset
+    variable); a hook (``api_reporting_hook``) runs with an event of its own, with no
+    ``Event-Name``, carrying the channel's variables and ``API-Command``.
     """
 
     def __init__(
@@ -67,9 +78,10 @@ class FakeFreeSwitch(TestControls):
         hostname: str = "vm",
         time_scale: float = 0.0,
         first_sequence: int = 1,
+        list_lag: tuple[float, float] = DEFAULT_LIST_LAG,
     ) -> None:
         factory = EventFactory(core_uuid, hostname=hostname, first_sequence=first_sequence)
-        super().__init__(factory, self._broadcast, time_scale=time_scale)
+        super().__init__(factory, self._broadcast, time_scale=time_scale, list_lag=list_lag)
         self.password = password
         self.listeners: set[Listener] = set()
         self.registrations = {}
@@ -239,7 +251,7 @@ class FakeFreeSwitch(TestControls):
         if cmd in simple:
             conn.reply(simple[cmd]())
         elif cmd == "api":
-            conn.reply(wire.api_response(await self.run_api(rest)))
+            conn.reply(wire.api_response(await self.run_api(rest) or NO_REPLY))
         elif cmd == "bgapi":
             job = dict(headers).get("Job-UUID") or self.new_job_uuid()
             conn.reply(wire.command_reply(f"+OK Job-UUID: {job}", [("Job-UUID", job)]))

@@ -131,3 +131,59 @@ def raw_events(data: bytes) -> list[RawEvent | EslMessage]:
             ]
             result.append(RawEvent(items, rest))
     return result
+
+
+@dataclass(frozen=True)
+class TapChunk:
+    """One chunk of a ``.tap`` capture: ``@@ <epoch> <dir> <len>`` then ``len`` bytes;
+    ``>`` sent to FreeSWITCH, ``<`` received from it, ``=`` a note of the proxy
+    (``connection opened`` / ``connection closed``)."""
+
+    at: float
+    direction: str
+    data: bytes
+
+
+def read_tap(path: Path) -> list[TapChunk]:
+    data = path.read_bytes()
+    chunks: list[TapChunk] = []
+    pos = 0
+    while pos < len(data):
+        if data[pos] == 10:  # the newline that separates chunks
+            pos += 1
+            continue
+        end = data.index(b"\n", pos)
+        head = data[pos:end].decode().split()
+        if len(head) != 4 or head[0] != "@@" or head[2] not in "<>=" or not head[3].isdigit():
+            raise ValueError(f"{path.name}: bad chunk header at byte {pos}: {head!r}")
+        length = int(head[3])
+        body = data[end + 1 : end + 1 + length]
+        if len(body) != length:
+            raise ValueError(f"{path.name}: chunk at byte {pos} is truncated")
+        chunks.append(TapChunk(float(head[1]), head[2], body))
+        pos = end + 1 + length
+    return chunks
+
+
+@dataclass
+class TapConnection:
+    """One ESL connection of a tap: what was received (bytes) and sent (commands)."""
+
+    received: bytes = b""
+    commands: list[str] = field(default_factory=list)
+
+
+def tap_connections(chunks: list[TapChunk]) -> list[TapConnection]:
+    connections: list[TapConnection] = []
+    for chunk in chunks:
+        if chunk.direction == "=":
+            if chunk.data.strip() == b"connection opened":
+                connections.append(TapConnection())
+            continue
+        conn = connections[-1]
+        if chunk.direction == "<":
+            conn.received += chunk.data
+        else:
+            text = chunk.data.decode()
+            conn.commands += [c + "\n\n" for c in text.split("\n\n") if c.strip()]
+    return connections

@@ -166,12 +166,19 @@ async def test_markers_hooks_and_break(fs: tuple[FakeFreeSwitch, Listener]) -> N
     )
     assert (await job.result(5)).strip() == "+OK leg-1"
     assert await api("global_getvar cc_leg_x") == "1"
+    # like FreeSWITCH, the {...} variable with ${...} in it never reaches the channel
+    assert fake.channel("leg-1").get_var("api_on_originate") == "global_setvar cc_leg_x=1"
+    assert fake.channel("leg-1").get_var("api_reporting_hook") is None
+    hook = "global_setvar cc_end_x=${end_epoch}:${hangup_cause_q850}"
+    assert await api(f"uuid_setvar leg-1 api_reporting_hook {hook}") == "+OK\n"  # not checked
     await api("uuid_kill leg-1 USER_BUSY")
     await until(lambda: fake.global_vars.get("cc_end_x"), 5, "hangup hook")
     stamp, _, code = fake.global_vars["cc_end_x"].partition(":")
     assert stamp.isdigit() and code == "17"
+    ran = await events.wait(**{"Unique-ID": "leg-1", "API-Command": "global_setvar"})
+    assert ran.name == "" and ran.get("API-Command-Argument") == f"cc_end_x={stamp}:17"
     assert await api("global_setvar cc_leg_x=") == "+OK"
-    assert await api("global_getvar cc_leg_x") == ""
+    assert await api("global_getvar cc_leg_x", check=False) == "-ERR no reply\n"
     ch = fake.inbound_call("13800138000", "4008001234")
     await events.wait(**{"Event-Name": "CHANNEL_PARK", "Unique-ID": ch.uuid})
     await events.client.sendmsg(ch.uuid, app="playback", arg="local_stream://moh", event_uuid="m1")
