@@ -44,7 +44,7 @@ from switch_control.bus import EVENTS_STREAM, RedisBus  # noqa: E402
 from switch_control.daemon import Controller, ControllerConfig  # noqa: E402
 from switch_control.drivers.asterisk import AsteriskDriver  # noqa: E402
 from switch_control.engine.policy import PolicyConfig, agent_leg_id  # noqa: E402
-from switch_control.protocols.ari import AriClient, AriConfig  # noqa: E402
+from switch_control.protocols.ari import AriClient, AriConfig, MemoryTransport  # noqa: E402
 from switch_control.runtime import settle_gc  # noqa: E402
 
 APP = "callcenter"
@@ -114,19 +114,14 @@ def call_events(n: int) -> list[bytes]:
 async def run_calls(calls: int, redis_url: str) -> tuple[float, int]:
     client = aioredis.Redis.from_url(redis_url, decode_responses=False)
     await client.flushall()
-    ari = AriClient(AriConfig("http://127.0.0.1:9/ari", "bench", "bench", app=APP))
-    requests = 0
-
-    async def rest(method: str, path: str, params: Any = None, body: Any = None) -> Any:
-        nonlocal requests
-        requests += 1
-        return None
-
-    ari.request = rest  # type: ignore[method-assign]
+    stub = MemoryTransport()  # every REST request answered 204 at once, and counted
+    ari = AriClient(
+        AriConfig("http://127.0.0.1:9/ari", "bench", "bench", app=APP), transport=stub.factory
+    )
     driver = AsteriskDriver(ari)
     cfg = ControllerConfig(policy=PolicyConfig(welcome=("sound:beep",), agents=("1001",)))
     controller = Controller(cfg, driver, RedisBus(client), client)
-    driver._sink = controller.on_driver_event  # what driver.start() does, minus the socket
+    driver.sink = controller.on_driver_event  # what driver.start() does, minus the socket
     publisher = asyncio.create_task(controller._publisher())
     feeds = [call_events(n) for n in range(calls)]
 
@@ -147,6 +142,7 @@ async def run_calls(calls: int, redis_url: str) -> tuple[float, int]:
     await client.aclose()
     if controller.calls or driver.legs:
         raise SystemExit(f"calls left over: {len(controller.calls)} calls, {len(driver.legs)} legs")
+    requests = len(stub.requests)
     if requests != calls * 9:  # (8 of the path, 1 to keep the caller subscribed)
         raise SystemExit(f"{requests} REST requests for {calls} calls (expected 9 per call)")
     return cpu * 1000 / calls, int(published)

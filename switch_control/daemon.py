@@ -273,6 +273,8 @@ class Controller:
             "switch": info.kind,
             "version": info.version,
             "connected": info.connected,
+            # SW-4: "switch reachable but app not registered since <time>: <reason>"
+            "app_registration": _app_registration(self.driver),
             "calls": len(self.calls),
             "legs": info.calls,
             "started_at": self.started_at,
@@ -299,6 +301,16 @@ class Controller:
             except RedisError as exc:
                 logger.debug("heartbeat not written: %s", exc)
             await asyncio.sleep(self.config.heartbeat_s)
+
+
+def _app_registration(driver: CallControl) -> dict[str, Any] | None:
+    """Whether the driver's app is registered on the switch (Asterisk's Stasis app), or
+    None for drivers without one (an optional ``app_registration()`` of the driver)."""
+    probe = getattr(driver, "app_registration", None)
+    if not callable(probe):
+        return None
+    snapshot = probe()
+    return dict(snapshot) if isinstance(snapshot, dict) else None
 
 
 def _role(value: str) -> c.LegRole:

@@ -25,7 +25,7 @@ def make_driver(kind: str | None = None) -> CallControl:
                 settings.ARI_USER,
                 settings.ARI_PASSWORD,
                 app=settings.ARI_APP,
-                subscribe_all=False,  # see drivers/asterisk/core.py
+                subscribe_all=False,  # see drivers/asterisk/driver.py
                 max_connections=settings.ARI_MAX_CONNECTIONS,
             )
         )

@@ -151,24 +151,47 @@ class ControllerProcess:
             try:
                 wait_until(self.connected, 15, 0.1, "controller connected to the switch")
             except AssertionError:
-                if self.sandbox is None:
-                    raise
-                # see tests/e2e/harness.py: a hung ARI app websocket needs an Asterisk
-                # restart; the controller reconnects by itself
-                self.sandbox.restart()  # type: ignore[attr-defined]
-                wait_until(self.connected, 30, 0.1, "controller connected to the switch")
+                if self.proc is not None and self.proc.poll() is not None:
+                    raise  # the controller exited: that is the failure
+                self._not_connected()
         return self
 
-    def status(self) -> dict | None:  # type: ignore[type-arg]
+    def _not_connected(self) -> None:
+        """Fail the test; xfail it, naming the bug, if it is positively the known Asterisk
+        events-websocket hang (the next test then gets a fresh Asterisk). The switch is
+        not restarted behind the test's back."""
+        from tests.e2e.switch_bugs import ASTERISK_WS_HANG, ari_app_upgrade_hangs, flag_for_restart
+
+        env = self.env
+        if env.get("ARI_URL") and env.get("ARI_PASSWORD"):
+            hang = ari_app_upgrade_hangs(
+                env["ARI_URL"], env.get("ARI_USER", ""), env["ARI_PASSWORD"], env["ARI_APP"]
+            )
+            if hang:
+                if self.sandbox is not None:
+                    flag_for_restart(self.sandbox, f"{ASTERISK_WS_HANG}: {hang}")
+                pytest.xfail(f"{ASTERISK_WS_HANG}: {hang}")
+        registration = (self.status_any() or {}).get("app_registration")
+        raise AssertionError(
+            f"controller did not connect to the switch within 15s (app registration: "
+            f"{registration}):\n{self.output()}"
+        )
+
+    def status_any(self) -> dict | None:  # type: ignore[type-arg]
+        """This controller's status, whichever process wrote it."""
         import orjson
         import redis
 
         raw = redis.Redis.from_url(self.env["REDIS_URL"]).get(
             "callctl:status:" + self.env["CONTROLLER_NAME"]
         )
-        if not raw:
+        return orjson.loads(raw) if raw else None
+
+    def status(self) -> dict | None:  # type: ignore[type-arg]
+        """The status this very process wrote (not a previous one's, still in Redis)."""
+        data = self.status_any()
+        if not data:
             return None
-        data = orjson.loads(raw)
         return data if data.get("pid") == (self.proc.pid if self.proc else None) else None
 
     def connected(self) -> bool:
@@ -214,17 +237,39 @@ def controller_factory(controller_env: dict[str, str], tmp_path: Path, asterisk)
 
 @pytest.fixture(autouse=True)
 def _asterisk_alive(request):  # type: ignore[no-untyped-def]
-    """If a previous test left the shared sandbox Asterisk dead, say so and restart it,
-    so one failure does not cascade into every later e2e test."""
-    if "asterisk" in request.fixturenames:
-        sb = request.getfixturevalue("asterisk")
-        if sb.proc is None or sb.proc.poll() is not None:
-            import logging
+    """The shared sandbox Asterisk is alive around every test that uses it, and nothing
+    repairs it quietly: one that died fails the test that saw it die, loudly, with its
+    log. The next test then gets a fresh Asterisk, so one crash does not cascade; the
+    same after a test that xfailed on a known switch bug (tests/e2e/switch_bugs.py)."""
+    if "asterisk" not in request.fixturenames:
+        yield
+        return
+    from tests.e2e.switch_bugs import flag_for_restart, take_restart_flag
 
-            logging.getLogger("tests").error(
-                "sandbox Asterisk had died (exit %s); restarting. Log tail:\n%s",
-                sb.proc.returncode if sb.proc else None,
-                sb.log_tail(3000),
-            )
-            sb.restart()
+    sb = request.getfixturevalue("asterisk")
+    why = take_restart_flag(sb)
+    if why is not None:
+        import logging
+
+        logging.getLogger("tests").warning(
+            "fresh sandbox Asterisk for %s; the previous test failed on: %s",
+            request.node.nodeid,
+            why,
+        )
+        sb.restart()
+    elif _dead(sb):
+        flag_for_restart(sb, "found dead before a test")
+        pytest.fail(f"sandbox Asterisk was dead before this test{_death(sb)}")
     yield
+    if _dead(sb):
+        flag_for_restart(sb, f"died during {request.node.nodeid}")
+        pytest.fail(f"sandbox Asterisk died during this test{_death(sb)}")
+
+
+def _dead(sb) -> bool:  # type: ignore[no-untyped-def]
+    return sb.proc is None or sb.proc.poll() is not None
+
+
+def _death(sb) -> str:  # type: ignore[no-untyped-def]
+    code = sb.proc.returncode if sb.proc else None
+    return f" (exit {code}); the next test gets a fresh one. Log tail:\n{sb.log_tail(3000)}"

@@ -1,15 +1,13 @@
-"""Asterisk Manager Interface through panoramisk, for what ARI lacks (SW-1): AstDB (end
-times of legs that ended while the controller was down). The Asterisk driver opens it only
-while it reconciles: an idle manager session still costs Asterisk the formatting of every
-AMI event. Endpoint contact status is here too (``on_contact``, ``endpoint_online``) for a
-caller that keeps a session; the driver reads it from ARI. Reconnects by itself
+"""Asterisk Manager Interface through panoramisk, for what ARI lacks (SW-1, SW-4): AstDB
+(end times of legs that ended while the controller was down). The Asterisk driver opens it
+only while it reconciles: an idle manager session still costs Asterisk the formatting of
+every AMI event. Phones' presence comes from ARI, not from here. Reconnects by itself
 (panoramisk)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +19,6 @@ logger = logging.getLogger(__name__)
 # panoramisk logs every reconnect attempt; we log the outage once ourselves
 _panoramisk_log = logging.getLogger(__name__ + ".panoramisk")
 _panoramisk_log.setLevel(logging.CRITICAL)  # its errors reach us as exceptions
-
-ContactHandler = Callable[[str, bool, str], Awaitable[None]]  # (endpoint, online, uri)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +39,6 @@ class AmiClient:
     def __init__(self, config: AmiConfig) -> None:
         self.config = config
         self._manager: Manager | None = None
-        self._contact_handlers: list[ContactHandler] = []
-
-    def on_contact(self, handler: ContactHandler) -> None:
-        """Called when a phone registers, unregisters or becomes (un)reachable."""
-        self._contact_handlers.append(handler)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -56,14 +47,14 @@ class AmiClient:
             host=self.config.host,
             port=self.config.port,
             username=self.config.user,
-            # only the "system" class (ContactStatus…): not every call's AMI events
+            # only the "system" class (its FullyBooted makes panoramisk send the actions
+            # queued while it reconnected): not every call's AMI events
             events="system",
             secret=self.config.password,
             ping_delay=10,
             reconnect_timeout=2,
             log=_panoramisk_log,
         )
-        self._manager.register_event("ContactStatus", self._on_contact_status)
         try:
             await asyncio.wait_for(self._manager.connect(), self.config.timeout)
         except (OSError, TimeoutError) as exc:
@@ -117,44 +108,8 @@ class AmiClient:
                 return _get(msg, "Val")
         return None
 
-    async def db_del(self, family: str, key: str) -> None:
-        try:
-            await self.action({"Action": "DBDel", "Family": family, "Key": key})
-        except CommandRejected:
-            pass
-
     async def db_del_tree(self, family: str) -> None:
         try:
             await self.action({"Action": "DBDelTree", "Family": family})
         except CommandRejected:
             pass
-
-    async def endpoint_contacts(self, endpoint: str) -> list[tuple[str, str]]:
-        """(contact URI, status) of a PJSIP endpoint; [] when not registered/unknown."""
-        try:
-            messages = await self.action({"Action": "PJSIPShowEndpoint", "Endpoint": endpoint})
-        except CommandRejected:
-            return []
-        return [
-            (_get(m, "URI"), _get(m, "Status"))
-            for m in messages
-            if _get(m, "Event") == "ContactStatusDetail" and _get(m, "URI")
-        ]
-
-    async def endpoint_online(self, endpoint: str) -> bool:
-        contacts = await self.endpoint_contacts(endpoint)
-        return any(status not in ("Unavailable", "Removed") for _, status in contacts)
-
-    def _on_contact_status(self, _manager: Any, msg: Any) -> None:
-        aor = _get(msg, "AOR") or _get(msg, "EndpointName")
-        status = _get(msg, "ContactStatus")
-        online = status in ("Created", "Reachable", "NonQualified", "Updated")
-        uri = _get(msg, "URI")
-        for handler in self._contact_handlers:
-            task = asyncio.ensure_future(handler(aor, online, uri))
-            task.add_done_callback(_log_failure)
-
-
-def _log_failure(task: asyncio.Future[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("AMI contact handler failed: %s", task.exception())

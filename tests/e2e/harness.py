@@ -4,10 +4,11 @@ and agent phones, RTP sinks to hear what each phone hears."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import pytest
 
 from scripts import sipp
 from scripts.asterisk_sandbox import free_udp_port
@@ -16,6 +17,7 @@ from switch_control.drivers.asterisk import AsteriskDriver
 from switch_control.protocols.ami import AmiClient, AmiConfig
 from switch_control.protocols.ari import AriClient, AriConfig
 from tests.e2e.rtp import RtpSink
+from tests.e2e.switch_bugs import ASTERISK_WS_HANG, ari_app_upgrade_hangs, flag_for_restart
 
 
 class Events:
@@ -180,25 +182,23 @@ def make_driver(sandbox: Any) -> AsteriskDriver:
     return AsteriskDriver(ari, ami=ami)
 
 
-async def make_harness(sandbox: Any) -> Harness:
+async def make_harness(sandbox: Any, connect_timeout: float = 12.0) -> Harness:
+    """The real driver on ``sandbox``, connected. A driver that cannot connect fails the
+    test; if that is positively the known Asterisk events-websocket hang, the test is
+    marked xfail naming it and the next test gets a fresh Asterisk (``switch_bugs``).
+    The switch is never restarted behind the test's back."""
     events = Events()
     driver = make_driver(sandbox)
     await driver.start(events.sink)
-    if not await driver.wait_connected(12):
-        # Seen in long runs: Asterisk 22 keeps the app's previous events websocket in
-        # CLOSE-WAIT and every new upgrade for that app name hangs (REST still works).
-        # Only an Asterisk restart clears it; do that once, loudly, then insist.
+    if not await driver.wait_connected(connect_timeout):
+        error = driver.ari.last_error
         await driver.close()
-        logging.getLogger("tests").error(
-            "ARI events websocket for app %r hangs; restarting the sandbox Asterisk",
-            sandbox.info.app,
+        info = sandbox.info
+        hang = await asyncio.to_thread(
+            ari_app_upgrade_hangs, info.ari_url, info.ari_user, info.ari_password, info.app
         )
-        await asyncio.to_thread(sandbox.restart)
-        events = Events()
-        driver = make_driver(sandbox)
-        await driver.start(events.sink)
-        if not await driver.wait_connected(20):
-            error = driver.ari.last_error
-            await driver.close()
-            raise AssertionError(f"driver did not connect to the sandbox: {error}")
+        if hang:
+            flag_for_restart(sandbox, f"{ASTERISK_WS_HANG}: {hang}")
+            pytest.xfail(f"{ASTERISK_WS_HANG}: {hang}")
+        raise AssertionError(f"driver did not connect to the sandbox: {error}")
     return Harness(sandbox, driver, events)

@@ -89,6 +89,45 @@ async def test_agent_phone_hanging_up_ends_its_leg_with_normal_clearing(h: Harne
     assert await asyncio.to_thread(agent.sipp.wait, 10) == 0, agent.sipp.output()
 
 
+async def test_an_originate_sent_twice_keeps_the_leg_the_first_one_dialled(h: Harness):
+    """SW-1 (issue 12, part 5): the first ``POST /channels`` reached the switch but its
+    answer never reached the driver, and the originate is sent again (a retried command).
+    The real switch answers 409 for our own channelId; the leg is ours and already
+    ringing: the driver keeps it, and when the agent answers the two hear each other
+    (before: the leg was dropped, the agent answered into silence)."""
+    agent = await h.phone("1001", audio=True, ring_ms=1500)
+    offered, heard = await h.call_in(audio=True)
+    await h.driver.answer(offered.leg_id)
+    bridge_id = await h.driver.bridge([offered.leg_id], f"b-{offered.leg_id}")
+    leg_id = f"{offered.leg_id}-twice"
+    chan_vars = {"CC_CALL_ID": offered.call_id, "CC_ROLE": "agent"}
+    await h.driver.ari.post(  # the first attempt, as the switch received it
+        "/channels",
+        {"variables": chan_vars},
+        endpoint="PJSIP/1001",
+        app=h.driver.ari.config.app,
+        appArgs="dialed",
+        channelId=leg_id,
+        timeout=30,
+    )
+    assert leg_id in h.channel_ids()
+    await h.driver.originate(
+        leg_id=leg_id,
+        destination="1001",
+        variables={"CC_CALL_ID": offered.call_id},
+        join_bridge=bridge_id,
+    )
+    await h.events.wait(c.CallBridged, leg_id=leg_id, timeout=15)
+    assert h.bridge_channels(bridge_id) == {offered.leg_id, leg_id}
+    t0 = time.monotonic()
+    await until(
+        lambda: heard.loud(since=t0) > 25 and agent.rtp.loud(since=t0) > 25,
+        10,
+        "caller and agent hear each other",
+    )
+    assert not h.events.of(c.CallEnded, leg_id=leg_id)
+
+
 async def test_caller_name_with_quotes_and_commas_reaches_the_agent_leg(h: Harness):
     """A display name holding Asterisk's own syntax ("name" <number>) still dials, with
     full-width look-alikes; a Chinese name arrives unchanged."""

@@ -71,7 +71,7 @@ async def test_legs_that_end_while_the_controller_is_away_get_their_real_end_tim
 async def test_end_records_are_filed_by_hour_and_old_hours_swept(h: Harness, asterisk):
     """SW-4 records must not pile up in AstDB between reconciliations: the hangup handler
     files each under its hour, and the sweep drops hours older than END_KEEP_HOURS."""
-    from switch_control.drivers.asterisk.core import END_KEEP_HOURS, end_hour
+    from switch_control.drivers.asterisk.end_records import END_KEEP_HOURS, end_hour
 
     await h.phone("1001", audio=False)
     offered, _ = await h.call_in(audio=False, talk_s=1.0)

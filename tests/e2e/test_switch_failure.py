@@ -1,6 +1,7 @@
-"""SW-4: Asterisk dies mid-call. The controller says so (status, SwitchDisconnected), keeps
-every task alive, holds commands until the switch is back, reconnects by itself, and
-closes the calls that died with the switch (cause SWITCH_LOST) in state and CDRs."""
+"""SW-4: Asterisk dies mid-call. The controller says so (status, SwitchDisconnected, its app
+not registered with the switch unreachable), keeps every task alive, holds commands until
+the switch is back, reconnects by itself, and closes the calls that died with the switch
+(cause SWITCH_LOST) in state and CDRs."""
 
 from __future__ import annotations
 
@@ -86,6 +87,15 @@ def test_asterisk_killed_mid_call(asterisk, controller_factory, redis_db):
             10,
             what="SwitchDisconnected",
         )
+        # the status tells a dead switch from one that only refuses our app
+        reg = wait_until(
+            lambda: (r := (ctl.status() or {}).get("app_registration") or {}).get("attempts") and r,
+            15,
+            0.1,
+            "status: app not registered, switch unreachable",
+        )
+        assert reg["registered"] is False and reg["switch_reachable"] is False
+        assert reg["since"] is not None and reg["reason"]
         # a supervisor hangs up a call meanwhile: held, not lost, not dead-lettered
         publish(redis_db, c.Hangup(leg_id=next(iter(callers_legs))))
         wait_until(lambda: pending_commands(redis_db) == 1, 10, 0.1, "command held")
@@ -93,6 +103,12 @@ def test_asterisk_killed_mid_call(asterisk, controller_factory, redis_db):
 
         asterisk.restart()
         wait_until(ctl.connected, 30, 0.2, "controller reconnected by itself")
+        wait_until(
+            lambda: (ctl.status() or {}).get("app_registration", {}).get("registered"),
+            5,
+            0.1,
+            "status: app registered again",
+        )
         wait_until(lambda: pending_commands(redis_db) == 0, 30, 0.2, "held command handled")
         wait_until(
             lambda: redis.Redis.from_url(redis_db).scard("callctl:calls") == 0,

@@ -20,7 +20,16 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from switch_control.errors import CommandRejected, NoSuchCall, SwitchUnavailable
-from switch_control.protocols.ari import AriClient, AriConfig, AriEvent, Channel
+from switch_control.protocols.ari import (
+    AiohttpTransport,
+    AriClient,
+    AriConfig,
+    AriEvent,
+    AriRefused,
+    Channel,
+)
+from switch_control.protocols.ari.http import HttpPool
+from switch_control.protocols.ari.transport import TransportFactory
 
 USER = "callcenter"
 PASSWORD = "s3cr3t-pass"
@@ -185,6 +194,14 @@ async def client(ari: FakeAri) -> AsyncIterator[AriClient]:
     await cl.close()
 
 
+@pytest.fixture(params=[HttpPool, AiohttpTransport], ids=["own-http", "aiohttp"])
+async def rest(ari: FakeAri, request: pytest.FixtureRequest) -> AsyncIterator[AriClient]:
+    """A client over each REST transport: what a caller sees must not depend on it."""
+    cl = AriClient(config(ari.url), transport=request.param)
+    yield cl
+    await cl.close()
+
+
 async def started(cl: AriClient) -> AriClient:
     await cl.start()
     assert await cl.wait_connected(5.0), "client did not connect to the fake ARI"
@@ -214,16 +231,22 @@ def stasis_start(channel_id: str = "1700000000.42", **extra: Any) -> dict[str, A
 # =========================================================================== REST
 
 
-async def test_session_uses_no_deprecated_aiohttp_api(ari: FakeAri) -> None:
+async def test_aiohttp_paths_use_no_deprecated_api(ari: FakeAri) -> None:
     """aiohttp 3.14 deprecates BasicAuth and ClientSession(auth=...) (gone in 4.0); with
-    them, under this suite's warnings-as-errors, the client could not make one request."""
-    cl = AriClient(config(ari.url))
+    them, under this suite's warnings-as-errors, the client could not make one request.
+    Every path that builds an aiohttp session runs here: the events websocket, a file
+    download and REST over ``AiohttpTransport`` (the default REST transport is not
+    aiohttp: a REST call alone would build no session and prove nothing)."""
+    cl = AriClient(config(ari.url), transport=AiohttpTransport)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            await cl.get("/asterisk/info")
+            await started(cl)
+            assert await cl.request_bytes("GET", "/text") == b"plain, not json"
+            assert await cl.get("/asterisk/info") == {"system": {"version": "22.1.0"}}
     finally:
         await cl.close()
+    assert ari.auth_failures == 0 and ari.ws_connects == 1
     deprecations = [str(w.message) for w in caught if w.category is DeprecationWarning]
     assert deprecations == []
 
@@ -242,10 +265,10 @@ async def test_non_latin1_password_is_sent_as_utf8() -> None:
         await server.stop()
 
 
-async def test_rest_success_sends_auth_params_and_body(client: AriClient, ari: FakeAri) -> None:
-    info = await client.get("/asterisk/info")
+async def test_rest_success_sends_auth_params_and_body(rest: AriClient, ari: FakeAri) -> None:
+    info = await rest.get("/asterisk/info")
     assert info == {"system": {"version": "22.1.0"}}
-    res = await client.post(
+    res = await rest.post(
         "/channels/c1/play",
         {"note": "中文 body"},
         media=["sound:hello", "digits:123"],
@@ -255,7 +278,7 @@ async def test_rest_success_sends_auth_params_and_body(client: AriClient, ari: F
         n=3,
     )
     assert res == {"id": "c1", "ok": True}
-    assert await client.post("/channels/c1/answer") is None  # 204: no body
+    assert await rest.post("/channels/c1/answer") is None  # 204: no body
     assert ari.auth_failures == 0
     play = ari.requests[1]
     assert play["method"] == "POST" and play["path"] == "/ari/channels/c1/play"
@@ -265,29 +288,30 @@ async def test_rest_success_sends_auth_params_and_body(client: AriClient, ari: F
     assert [r["method"] for r in ari.requests] == ["GET", "POST", "POST"]
 
 
-async def test_rest_non_json_success_returns_text(client: AriClient) -> None:
-    assert await client.get("/text") == "plain, not json"
+async def test_rest_non_json_success_returns_text(rest: AriClient) -> None:
+    assert await rest.get("/text") == "plain, not json"
 
 
-async def test_rest_404_is_no_such_call(client: AriClient) -> None:
+async def test_rest_404_is_no_such_call(rest: AriClient) -> None:
     with pytest.raises(NoSuchCall) as info:
-        await client.post("/channels/gone/answer")
+        await rest.post("/channels/gone/answer")
     msg = str(info.value)
     assert "404" in msg and "Channel not found" in msg and "/channels/gone/answer" in msg
 
 
 @pytest.mark.parametrize("code", [400, 409, 412, 422, 500, 501])
-async def test_rest_refusals_are_command_rejected(client: AriClient, code: int) -> None:
+async def test_rest_refusals_are_command_rejected(rest: AriClient, code: int) -> None:
     with pytest.raises(CommandRejected) as info:
-        await client.post(f"/status/{code}")
+        await rest.post(f"/status/{code}")
     assert not isinstance(info.value, SwitchUnavailable)
+    assert isinstance(info.value, AriRefused) and info.value.status == code
     assert f"-> {code}: status {code} from the fake" in str(info.value)
 
 
 @pytest.mark.parametrize("code", [502, 503, 504])
-async def test_rest_unavailable_statuses(client: AriClient, code: int) -> None:
+async def test_rest_unavailable_statuses(rest: AriClient, code: int) -> None:
     with pytest.raises(SwitchUnavailable, match=f"-> {code}"):
-        await client.delete(f"/status/{code}")
+        await rest.delete(f"/status/{code}")
 
 
 async def test_rest_wrong_credentials(ari: FakeAri, caplog: pytest.LogCaptureFixture) -> None:
@@ -305,8 +329,9 @@ async def test_rest_wrong_credentials(ari: FakeAri, caplog: pytest.LogCaptureFix
     assert "wrong-password-xyz" not in caplog.text
 
 
-async def test_rest_connection_refused_is_switch_unavailable() -> None:
-    cl = AriClient(config(f"http://127.0.0.1:{_free_port()}/ari"))
+@pytest.mark.parametrize("transport", [HttpPool, AiohttpTransport], ids=["own-http", "aiohttp"])
+async def test_rest_connection_refused_is_switch_unavailable(transport: TransportFactory) -> None:
+    cl = AriClient(config(f"http://127.0.0.1:{_free_port()}/ari"), transport=transport)
     try:
         with pytest.raises(SwitchUnavailable, match="ARI GET /asterisk/info"):
             await cl.get("/asterisk/info")

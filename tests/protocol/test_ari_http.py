@@ -1,16 +1,16 @@
 """The keep-alive HTTP/1.1 client behind AriClient's REST calls (``ari/http.py``), against a
 raw TCP server on 127.0.0.1 whose answers each test scripts byte for byte: keep-alive and
 exact request bytes, every way a response body can be framed, interim answers, idle and
-mid-request closes with the one-time retry, timeouts, protocol errors, the pool limit,
-query encoding, and AriClient on top."""
+mid-request closes with the one-time retry of idempotent requests, timeouts, protocol
+errors, the pool limit, query encoding, and AriClient on top. The server is
+``tests/fakes/raw_http.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,165 +26,10 @@ from switch_control.protocols.ari.http import (
     quote_path,
     quote_value,
 )
+from tests.fakes.raw_http import Peer, RawServer, Script, answering, echo_target, response
+from tests.fakes.raw_http import parse_request as parse
 
 AUTH = "Basic dXNlcjpwYXNz"
-
-
-# -------------------------------------------------------------------- the raw server
-class Peer:
-    """One accepted connection, as a script sees it."""
-
-    def __init__(
-        self, server: RawServer, number: int, reader: asyncio.StreamReader, writer: Any
-    ) -> None:
-        self.server = server
-        self.number = number  # 1 for the first connection the server accepted
-        self.reader = reader
-        self.writer: asyncio.StreamWriter = writer
-
-    async def read_request(self) -> bytes | None:
-        """The next request's raw bytes (head, and a body framed by Content-Length), also
-        recorded in ``server.requests``; None once the client has closed the connection."""
-        try:
-            head = await self.reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError as exc:
-            if exc.partial:
-                raise AssertionError(f"truncated request: {exc.partial!r}") from None
-            return None
-        except ConnectionError:
-            return None
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        body = await self.reader.readexactly(length) if length else b""
-        raw = head + body
-        self.server.requests.append((self.number, raw))
-        return raw
-
-    async def send(self, data: bytes, *, piece: int = 0) -> None:
-        """Write ``data`` at once, or ``piece`` bytes at a time, each drained and followed by
-        a turn of the loop so the client reads it on its own."""
-        if not piece:
-            self.writer.write(data)
-            await self.writer.drain()
-            return
-        for i in range(0, len(data), piece):
-            self.writer.write(data[i : i + piece])
-            await self.writer.drain()
-            await asyncio.sleep(0)
-
-    async def until_client_closes(self) -> None:
-        with contextlib.suppress(ConnectionError):
-            await self.reader.read()  # to EOF
-
-
-Script = Callable[[Peer], Awaitable[None]]
-
-
-class RawServer:
-    """``asyncio.start_server`` running ``script`` for every connection; it counts the
-    connections (all, open now, most open at once) and records every request read."""
-
-    def __init__(self, script: Script) -> None:
-        self.script = script
-        self.connections = 0
-        self.open_now = 0
-        self.max_open = 0
-        self.requests: list[tuple[int, bytes]] = []  # (connection number, raw request)
-        self.errors: list[BaseException] = []
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._writers: list[asyncio.StreamWriter] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/ari"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = int(self._server.sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-        for writer in self._writers:
-            writer.close()  # a script reading the socket ends on its own
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=0.2)
-        for task in list(self._tasks):
-            task.cancel()  # one still sleeping
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self._writers.append(writer)
-        self.connections += 1
-        self.open_now += 1
-        self.max_open = max(self.max_open, self.open_now)
-        try:
-            await self.script(Peer(self, self.connections, reader, writer))
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        except asyncio.CancelledError:
-            pass  # stop() ends a script still waiting; the task must end quietly
-        except Exception as exc:
-            self.errors.append(exc)
-        finally:
-            self.open_now -= 1
-            writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
-            self._tasks.discard(task)
-
-    def on(self, number: int) -> list[bytes]:
-        """The requests read on connection ``number``."""
-        return [raw for n, raw in self.requests if n == number]
-
-
-def response(
-    body: bytes = b"", status: str = "200 OK", *, headers: str = "", length: bool = True
-) -> bytes:
-    head = f"HTTP/1.1 {status}\r\n{headers}"
-    if length:
-        head += f"Content-Length: {len(body)}\r\n"
-    return head.encode() + b"\r\n" + body
-
-
-def answering(
-    reply: Callable[[Peer, bytes], bytes | Awaitable[bytes]] | bytes,
-) -> Script:
-    """Answer every request on every connection, keeping the connection open."""
-
-    async def script(peer: Peer) -> None:
-        while (raw := await peer.read_request()) is not None:
-            data = reply if isinstance(reply, bytes) else reply(peer, raw)
-            if not isinstance(data, bytes):
-                data = await data
-            await peer.send(data)
-
-    return script
-
-
-def echo_target(peer: Peer, raw: bytes) -> bytes:
-    """200 with the request target as the body."""
-    return response(raw.split(b" ", 2)[1], headers="Content-Type: text/plain\r\n")
-
-
-def parse(raw: bytes) -> tuple[bytes, dict[str, str], bytes]:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    first, *lines = head.decode().split("\r\n")
-    headers: dict[str, str] = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        assert name.lower() not in headers, f"header {name} sent twice"
-        headers[name.lower()] = value.strip()
-    return first.encode(), headers, body
 
 
 class Net:
@@ -897,3 +742,76 @@ async def test_interim_answer_then_close_is_not_retried(net: Net) -> None:
     with pytest.raises(ConnectionError):
         await pool.request("POST", "/channels", body=b"{}")
     assert server.connections == 1  # POST /channels was not sent twice
+
+
+# ------------------------------------------------------------------ issue 12, part 5
+async def test_post_on_a_reused_connection_closed_before_the_answer_is_sent_once(
+    net: Net,
+) -> None:
+    """SW-1: a POST is not idempotent (RFC 9112 §9.3.1): re-sending ``POST /channels``
+    after the connection closed unanswered would dial the leg twice (Asterisk: 409, and
+    the driver dropped a leg it had announced). The server sees it once; the caller
+    gets the error."""
+
+    async def script(peer: Peer) -> None:
+        if peer.number == 1:
+            await peer.read_request()
+            await peer.send(response(b"first"))
+            await peer.read_request()  # read the POST, then close without answering
+            return
+        await answering(response(b'{"id":"leg-1"}'))(peer)
+
+    server = await net.serve(script)
+    pool = net.pool(server)
+    assert (await pool.request("GET", "/asterisk/info")).body == b"first"
+    with pytest.raises(ConnectionError, match="POST not sent again"):
+        await pool.request("POST", "/channels", "channelId=leg-1", b"{}")
+    posts = [n for n, raw in server.requests if raw.startswith(b"POST ")]
+    assert posts == [1]  # sent once, on the reused connection; never again
+    assert server.connections == 1
+    # the pool is still usable afterwards
+    assert (await pool.request("GET", "/x")).body == b'{"id":"leg-1"}'
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"])
+async def test_idempotent_methods_are_retried_on_a_fresh_connection(net: Net, method: str) -> None:
+    async def script(peer: Peer) -> None:
+        if peer.number == 1:
+            await peer.read_request()
+            await peer.send(response(b"first"))
+            await peer.read_request()  # closed with the request unanswered
+            return
+        await answering(response(b""))(peer)
+
+    server = await net.serve(script)
+    pool = net.pool(server)
+    await pool.request("GET", "/a")
+    resp = await pool.request(method, "/b")
+    assert resp.status == 200
+    assert server.connections == 2
+    assert [parse(raw)[0] for raw in server.on(2)] == [f"{method} /ari/b HTTP/1.1".encode()]
+
+
+async def test_ari_client_surfaces_an_unanswered_post_as_switch_unavailable(net: Net) -> None:
+    """Through AriClient: the POST is not re-sent, the caller is told the switch did not
+    answer (SwitchUnavailable: the bus consumer retries a command that failed so)."""
+
+    async def script(peer: Peer) -> None:
+        if peer.number == 1:
+            await peer.read_request()
+            await peer.send(
+                response(b'{"system":{}}', headers="Content-Type: application/json\r\n")
+            )
+            await peer.read_request()
+            return
+        await answering(response(b"{}"))(peer)
+
+    server = await net.serve(script)
+    client = AriClient(AriConfig(url=server.url, user="u", password="p", request_timeout=2))
+    try:
+        await client.get("/asterisk/info")
+        with pytest.raises(SwitchUnavailable, match="POST /channels"):
+            await client.post("/channels", endpoint="PJSIP/1001", channelId="leg-1")
+    finally:
+        await client.close()
+    assert [n for n, raw in server.requests if raw.startswith(b"POST ")] == [1]

@@ -36,7 +36,9 @@ def test_settle_gc_freezes_startup_objects_and_raises_the_young_threshold(restor
     before = gc.get_threshold()
     startup, startup_ref = cycle()  # lives through start-up, garbage later
     frozen = runtime.settle_gc(threshold0=12_345)
-    assert frozen == gc.get_freeze_count() > 1000  # the interpreter and pytest are loaded
+    # the interpreter and pytest are loaded (the count can drop by the odd object freed
+    # by refcount since, so only its size is checked)
+    assert frozen > 1000 and gc.get_freeze_count() > 1000
     assert gc.get_threshold() == (12_345, *before[1:])  # the older ratios are kept
 
     later, later_ref = cycle()  # made after start-up

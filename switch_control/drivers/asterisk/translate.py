@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from ...contract import (
     CallAnswered,
@@ -32,7 +33,7 @@ ARG_SNOOP = "snoop"  # a snoop channel for supervision
 # StasisEnd and Dial are not needed: ChannelDestroyed ends a leg, ChannelStateChange
 # tells ringing and answer). Bridge membership is not among them: the app is not
 # subscribed to bridges (no ``subscribeAll``), and the driver knows it from its own
-# addChannel/removeChannel replies and from ChannelDestroyed (see ``core``).
+# addChannel/removeChannel replies and from ChannelDestroyed (see ``legs``).
 WANTED_EVENTS = (
     "StasisStart",
     "ChannelStateChange",
@@ -42,6 +43,14 @@ WANTED_EVENTS = (
     "RecordingFinished",
     "RecordingFailed",
 )
+
+
+MARK_VARIABLE = "CC_MARK"  # originate variable: "1" = keep a creation marker (bus commands)
+
+
+def marker(leg_id: str) -> str:
+    """Global variable set by a leg's creation (cleared when we see it destroyed)."""
+    return "CC_LEG_" + "".join(ch if ch.isalnum() else "_" for ch in leg_id)
 
 
 @dataclass
@@ -56,13 +65,13 @@ class LegInfo:
     bridge_id: str = ""
     up: bool = False
     internal: bool = False  # snoop channels: ours, but not a party of the call (no events)
-    marked: bool = False  # carries a creation marker on the switch (see core.marker)
+    marked: bool = False  # carries a creation marker on the switch (see marker)
     companion: str = ""  # leg to hang up when this one ends (a supervisor's snoop)
     consult: str = ""  # attended transfer in progress: the consulted leg
     home_bridge: str = ""  # attended transfer: the bridge the customer waits in
     extra: dict[str, str] = field(default_factory=dict)
     # an addChannel/removeChannel of ours in flight: its reply says whether the leg was
-    # bridged, so the leg's end waits for it (see core._on_leg_event)
+    # bridged, so the leg's end waits for it (see events.AriEvents._on_leg_event)
     moving: asyncio.Future[None] | None = None
 
 
@@ -75,6 +84,14 @@ def role_of(ch: Channel) -> LegRole:
         return LegRole(ch.vars.get("CC_ROLE") or LegRole.CALLER)
     except ValueError:
         return LegRole.OTHER
+
+
+def in_app(raw: dict[str, Any], app: str) -> bool:
+    """A channel (as ``GET /channels`` shows it) sits in our Stasis app."""
+    dialplan = raw.get("dialplan")
+    if not isinstance(dialplan, dict) or dialplan.get("app_name") != "Stasis":
+        return False
+    return str(dialplan.get("app_data", "")).startswith(app)
 
 
 def offered(ev: AriEvent, ch: Channel) -> tuple[LegInfo, CallOffered] | None:

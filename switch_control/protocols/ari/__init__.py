@@ -1,6 +1,19 @@
-"""In-house asyncio ARI client over aiohttp (REST with keep-alive + the events websocket)."""
+"""In-house asyncio ARI client: REST over a swappable transport (our keep-alive HTTP/1.1
+client by default), the events websocket over aiohttp."""
 
-from .client import AriClient, AriConfig
+from .client import AriClient, AriConfig, AriRefused, AriUnanswered
 from .models import AriEvent, Channel, parse_event
+from .transport import AiohttpTransport, MemoryTransport, RestTransport
 
-__all__ = ["AriClient", "AriConfig", "AriEvent", "Channel", "parse_event"]
+__all__ = [
+    "AiohttpTransport",
+    "AriClient",
+    "AriConfig",
+    "AriEvent",
+    "AriRefused",
+    "AriUnanswered",
+    "Channel",
+    "MemoryTransport",
+    "RestTransport",
+    "parse_event",
+]

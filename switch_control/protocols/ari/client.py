@@ -3,9 +3,12 @@
 The events websocket and file downloads use aiohttp (rather than httpx, which cost ~3x
 the CPU per request; DESIGN.md). JSON REST calls, ~9 per customer call, go through the
 small keep-alive client in ``http.py``: ~25 us of CPU per request against aiohttp's ~85
-(``bench/bench_ari_http.py``). REST errors map to ``switch_control.errors``; the
-websocket reconnects with capped exponential backoff and calls the ``on_connect`` hooks
-again so subscriptions are restored. Never configures logging; never logs the password.
+(``bench/bench_ari_http.py``), or whatever ``RestTransport`` the client is given
+(``transport.py``: aiohttp, or in memory for unit tests). REST errors map to
+``switch_control.errors`` (a refusal is an ``AriRefused``, which keeps the status); the
+websocket (``events.py``) reconnects with capped exponential backoff, says while the app
+is not registered, and calls the ``on_connect`` hooks again so subscriptions are restored.
+Never configures logging; never logs the password.
 """
 
 from __future__ import annotations
@@ -22,13 +25,29 @@ import aiohttp
 import orjson
 
 from ...errors import CommandRejected, NoSuchCall, SwitchControlError, SwitchUnavailable
-from .http import HttpPool, encode_query
+from .events import EventStream
+from .http import HttpPool, NotResent, encode_query
 from .models import AriEvent, AriEventError, parse_event
+from .transport import RestTransport, TransportFactory
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[AriEvent], Awaitable[None]]
 Hook = Callable[[], Awaitable[None]]
+
+
+class AriRefused(CommandRejected):
+    """ARI refused a request (400, 409, 412, 422, or a 5xx other than 502-504)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AriUnanswered(SwitchUnavailable):
+    """A request that is not idempotent got no answer on a connection the server closed
+    (it may have acted on it): the transport did not resend it. Only a caller whose request
+    is safe to repeat (originate with our own channel id: 409 tells) sends it again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,18 +64,31 @@ class AriConfig:
 
 
 class AriClient:
-    def __init__(self, config: AriConfig) -> None:
+    def __init__(self, config: AriConfig, *, transport: TransportFactory = HttpPool) -> None:
+        """``transport`` builds what carries the REST calls (at the first one, and again
+        after ``close``); the events websocket and downloads always use aiohttp."""
         self.config = config
+        self._transport = transport
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
         self._any: list[Handler] = []
         self._on_connect: list[Hook] = []
         self._on_disconnect: list[Hook] = []
         self._session: aiohttp.ClientSession | None = None
-        self._http: HttpPool | None = None
+        self._http: RestTransport | None = None
         self._ws_task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._closing = False
-        self.last_error: str = ""
+        # the events websocket and whether our app is registered (events.py)
+        self.events = EventStream(
+            config,
+            connected=self._connected,
+            session=self._ensure_session,
+            closing=lambda: self._closing,
+            opened=lambda: self._run_hooks(self._on_connect, "on_connect"),
+            lost=lambda: self._run_hooks(self._on_disconnect, "on_disconnect"),
+            text=self._dispatch_raw,
+            ping=lambda: self.get("/asterisk/ping"),
+        )
         self.events_received = 0
         self.bad_events = 0
 
@@ -102,11 +134,11 @@ class AriClient:
             )
         return self._session
 
-    def _ensure_http(self) -> HttpPool:
+    def _ensure_http(self) -> RestTransport:
         if self._closing:
             raise SwitchUnavailable("ARI client is closed")
         if self._http is None:
-            self._http = HttpPool(
+            self._http = self._transport(
                 self.config.url,
                 headers={
                     "Authorization": aiohttp.encode_basic_auth(
@@ -126,6 +158,7 @@ class AriClient:
 
     async def close(self) -> None:
         self._closing = True
+        await self.events.close()  # a close frame: Asterisk then drops its side at once
         if self._ws_task is not None:
             self._ws_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -157,6 +190,8 @@ class AriClient:
         payload = None if body is None else orjson.dumps(body)
         try:
             resp = await http.request(method, path, query, payload)
+        except NotResent as exc:
+            raise AriUnanswered(f"ARI {method} {path}: {exc}") from exc
         except (TimeoutError, OSError) as exc:
             raise SwitchUnavailable(
                 f"ARI {method} {path}: {exc.__class__.__name__}: {exc}"
@@ -177,13 +212,13 @@ class AriClient:
                 raise SwitchUnavailable(detail + " (ARI not loaded yet)")
             raise NoSuchCall(detail)
         if status in (400, 409, 412, 422):
-            raise CommandRejected(detail)
+            raise AriRefused(detail, status)
         if status in (401, 403):
             raise SwitchUnavailable(detail + " (check ARI_USER/ARI_PASSWORD)")
         if status in (502, 503, 504):
             raise SwitchUnavailable(detail)
         if status >= 500:  # Asterisk is there but failed the operation
-            raise CommandRejected(detail)
+            raise AriRefused(detail, status)
         raise SwitchControlError(detail)
 
     async def request_bytes(self, method: str, path: str) -> bytes:
@@ -214,65 +249,17 @@ class AriClient:
         return await self.request("PUT", path, params, body)
 
     # ---------------------------------------------------------------- events
-    def _ws_url(self) -> str:
-        base = self.config.url.replace("http://", "ws://").replace("https://", "wss://")
-        sub = "true" if self.config.subscribe_all else "false"
-        return f"{base}/events?app={self.config.app}&subscribeAll={sub}"
+    @property
+    def last_error(self) -> str:
+        """Why the events websocket is not up ("" while it is)."""
+        return self.events.last_error
+
+    def app_registration(self) -> dict[str, Any]:
+        """Whether our Stasis app is registered, since when not and why (SW-4)."""
+        return self.events.registration.snapshot()
 
     async def _ws_loop(self) -> None:
-        backoff = self.config.backoff_initial
-        while not self._closing:
-            session = self._ensure_session()
-            try:
-                # the handshake has its own deadline: a switch that accepts the TCP
-                # connection but never answers the upgrade must not hang us for good
-                ws = await asyncio.wait_for(
-                    session.ws_connect(
-                        self._ws_url(),
-                        heartbeat=20.0,
-                        max_msg_size=16 * 1024 * 1024,
-                        timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-                    ),
-                    self.config.request_timeout,
-                )
-                async with ws:
-                    if self.last_error:
-                        logger.info("ARI events reconnected to %s", self.config.url)
-                    self.last_error = ""
-                    backoff = self.config.backoff_initial
-                    # hooks (event filter, reconciliation) run before anyone is told
-                    # we are connected; events meanwhile wait in the socket
-                    await self._run_hooks(self._on_connect, "on_connect")
-                    self._connected.set()
-                    async for msg in ws:
-                        if msg.type == aiohttp.WSMsgType.TEXT:
-                            await self._dispatch_raw(msg.data)
-                        elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
-                            break
-                reason = "websocket closed"
-            except asyncio.CancelledError:
-                raise
-            except aiohttp.WSServerHandshakeError as exc:
-                reason = f"handshake refused ({exc.status}); check ARI credentials/app"
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                reason = f"{exc.__class__.__name__}: {exc}"
-            if self._connected.is_set() or not self.last_error:
-                was_connected = self._connected.is_set()
-                self._connected.clear()
-                if was_connected:
-                    await self._run_hooks(self._on_disconnect, "on_disconnect")
-            if self._closing:
-                break
-            if reason != self.last_error:
-                # one clear line per distinct failure, not a traceback per retry
-                logger.warning(
-                    "ARI events at %s unavailable: %s; retrying with backoff",
-                    self.config.url,
-                    reason,
-                )
-            self.last_error = reason
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.config.backoff_max)
+        await self.events.run()
 
     async def _run_hooks(self, hooks: list[Hook], what: str) -> None:
         for hook in hooks:

@@ -9,9 +9,10 @@ What it does, and nothing more: a pool of persistent connections to one server
 (``http://`` or ``https://``), requests with an optional body, responses framed by
 ``Content-Length``, chunked transfer coding or the end of the connection. One request at a
 time per connection (no pipelining). A connection the server closed while idle (Asterisk's
-``session_keep_alive``) is noticed and replaced; a request that finds its reused connection
-closed before any byte of the answer is sent once more on a new one, as browsers do (the
-server never saw it).
+``session_keep_alive``) is noticed and replaced; an idempotent request (RFC 9112 §9.3.1)
+whose reused connection closes before any byte of the answer is sent once more on a new
+one, as browsers and aiohttp do. Any other one fails: the server may have acted on it (a
+``POST /channels`` sent twice dials twice); only the caller knows if a resend is safe.
 
 Errors are ``ConnectionError`` (an ``OSError``), ``TimeoutError`` or ``HttpProtocolError``
 (also an ``OSError``: a peer that does not speak HTTP is unavailable, not a bad command).
@@ -28,6 +29,8 @@ from typing import cast
 from urllib.parse import quote, urlsplit
 
 MAX_HEADER_BYTES = 64 * 1024
+# may be re-sent after an unanswered close: repeated, they do what one does (RFC 9110 9.2.2)
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
 
 class HttpProtocolError(ConnectionError):
@@ -41,10 +44,17 @@ class HttpResponse:
     content_type: str = ""
 
 
+class NotResent(ConnectionError):
+    """A request that is not idempotent met a reused connection the server closed before
+    any byte of the answer: it may or may not have reached the server, so it is not sent
+    again here (RFC 9112 9.3.1); a caller whose request is safe to repeat may resend it."""
+
+
 class _Closed(ConnectionError):
     """The server closed the connection before the answer was complete (``fresh``: no
-    byte of the answer had arrived; on a reused connection that is the server's idle
-    close crossing our request, which it never read)."""
+    byte of the answer had arrived; on a reused connection that is most likely the
+    server's idle close crossing our request, unread, but the server may also have acted
+    on it and died)."""
 
     def __init__(self, message: str, *, fresh: bool) -> None:
         super().__init__(message)
@@ -336,9 +346,11 @@ class HttpPool:
                     resp = await conn.send(data, no_body=no_body, deadline=deadline)
                 except _Closed as exc:
                     self._discard(conn)
-                    if exc.fresh and conn.reused and not self._closed:
-                        continue  # the server had closed it while idle: never saw this
-                    raise
+                    if not (exc.fresh and conn.reused) or self._closed:
+                        raise
+                    if method in IDEMPOTENT_METHODS:
+                        continue  # most likely the server's idle close: send it again
+                    raise NotResent(f"{exc}; {method} not sent again") from exc
                 except BaseException:
                     self._discard(conn)  # timed out or cancelled mid-answer: unusable
                     raise
