@@ -246,11 +246,19 @@ def summary_lines(res: Results) -> list[str]:
             continue
         share = cps(c_) / cps(t_)
         capped_t = " (the thin app's last step was clean: its limit is higher)" * capped[t_]
+        if share < 0.85:
+            verdict = "NOT met"
+        elif not capped[t_]:
+            verdict = "met"
+        elif capped[c_]:  # both clean at the highest rate tried: no gap seen
+            verdict = "met up to the highest rate tried (both clean there)"
+        else:  # the thin app's limit is higher than it was asked: the share is at most this
+            verdict = "not determined (the share is at most this)"
         L.append(
             f"- {res.series[c_].title} against the thin app on "
             f"the same path: {cps(c_):g} vs {cps(t_):g} cps clean = "
             f"{share:.2f}{capped_t}; the issue's aim is within ~15 % of it (>= 0.85): "
-            f"**{'met' if share >= 0.85 and not capped[t_] else 'NOT met'}**."
+            f"**{verdict}**."
         )
         if bc is None:
             continue

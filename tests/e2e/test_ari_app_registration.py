@@ -10,6 +10,7 @@ websocket upgrades unanswered and passes every REST byte through (``stall_proxy`
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 
@@ -233,3 +234,29 @@ def test_a_switch_that_dies_fails_the_test_that_saw_it_and_only_that_one(tmp_pat
     assert "stand-in log tail" in out
     assert "PASSED test_inner.py::test_b_gets_a_fresh_one" in out, out
     assert "PASSED test_inner.py::test_c_is_not_restarted_again" in out, out
+
+
+@pytest.mark.e2e
+async def test_a_second_connection_taking_the_app_name_is_an_alarm(asterisk):
+    """SW-4: another websocket registering our app name (a second controller started with
+    the same ARI_APP) makes Asterisk send this one ApplicationReplaced and no more calls.
+    The driver must not go on as if registered: its status says the app was taken."""
+    import aiohttp
+
+    h = await make_harness(asterisk)
+    try:
+        assert h.driver.app_registration()["registered"] is True
+        info = asterisk.info
+        ws_url = info.ari_url.replace("http://", "ws://") + f"/events?app={info.app}"
+        auth = {"Authorization": aiohttp.encode_basic_auth(info.ari_user, info.ari_password)}
+        async with aiohttp.ClientSession(headers=auth) as s, s.ws_connect(ws_url) as intruder:
+            deadline = time.monotonic() + 10
+            while h.driver.app_registration()["registered"]:
+                assert time.monotonic() < deadline, "ApplicationReplaced never reached us"
+                await asyncio.sleep(0.05)
+            reg = h.driver.app_registration()
+            assert "ApplicationReplaced" in reg["reason"]
+            assert reg["switch_reachable"] is True and reg["since"] is not None
+            await intruder.close()
+    finally:
+        await h.close()

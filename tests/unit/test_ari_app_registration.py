@@ -48,3 +48,22 @@ def test_registering_clears_the_alarm_and_a_new_outage_gets_a_new_grace():
     snap = reg.snapshot()
     assert snap["registered"] is True and snap["since"] is None and snap["attempts"] == 0
     assert lines_logged(reg, [100.0, 105.0, 111.0]) == [111.0]
+
+
+async def test_application_replaced_unregisters_the_app_and_says_why(caplog):
+    """Another connection took the app name: the client stops claiming it is registered."""
+    import orjson
+
+    from switch_control.protocols.ari import AriClient, AriConfig, MemoryTransport
+
+    ari = AriClient(
+        AriConfig("http://127.0.0.1:9/ari", "u", "p", app="callcenter"),
+        transport=MemoryTransport().factory,
+    )
+    ari.events.registration.succeeded()  # as after a websocket upgrade
+    event = {"type": "ApplicationReplaced", "application": "callcenter"}
+    await ari._dispatch_raw(orjson.dumps(event | {"timestamp": "2026-12-02T15:00:00.000+0000"}))
+    reg = ari.app_registration()
+    assert reg["registered"] is False and "ApplicationReplaced" in reg["reason"]
+    assert any(r.levelname == "ERROR" and "second controller" in r.message for r in caplog.records)
+    await ari.close()

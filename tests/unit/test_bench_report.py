@@ -111,14 +111,31 @@ def test_the_report_cites_no_file_line_of_the_source() -> None:
 
 
 def test_the_saved_run_reads_as_the_last_measured_one() -> None:
-    text = render(Results.load(SAVED))
-    assert "Run 2026-11-22 21:18 UTC" in text
-    assert (
-        "| (c) controller, full path, hold 0 s | 165 | 3.4 / 57.2 | asterisk 7.87, "
-        "controller 1.85, projector 0.48, redis 0.10, agent sipp 0.24 |" in text
-    )
-    assert "- Target (c) hold 0 s >= 150 cps: **met** (165 cps clean;" in text
-    assert "- Target controller RSS <= 150 MB at 300 calls: **met** (107 MB)." in text
+    res = Results.load(SAVED)
+    text = render(res)
+    assert f"Run {res.run.started:%Y-%m-%d %H:%M} UTC" in text
+    for target in ("(c) hold 0 s >= 150 cps", "(c) hold 2 s >= 90 cps"):
+        assert f"- Target {target}: **" in text
+    assert "- Target controller RSS <= 150 MB at 300 calls: **" in text
+
+
+def test_a_share_against_a_capped_thin_app_is_not_called_met_or_missed() -> None:
+    # (t) clean at its last step: its limit is unknown, so the share is an upper bound
+    res = results()
+    for st in res.series["c0"].steps:
+        st.clean = True  # (c) clean to the last step too: no gap was seen
+        st.notes = []
+    text = render(res)
+    assert "150 vs 150 cps clean = 1.00" in text
+    assert "**met up to the highest rate tried (both clean there)**." in text
+    res.series["c0"].steps[-1].clean = False  # (c) 120 of (t) >= 150: at most 0.80 -> missed
+    assert "**NOT met**." in render(res)
+    res = results()
+    res.series["c0"].steps.append(step("c0", 140.0, clean=True, asterisk=8.5, controller=2.2))
+    res.series["c0"].steps.sort(key=lambda x: x.rate)
+    text = render(res)
+    assert "= 0.93 (the thin app's last step was clean" in text
+    assert "**not determined (the share is at most this)**." in text
 
 
 # ---------------------------------------------------------------------------- pure function

@@ -42,6 +42,7 @@ WANTED_EVENTS = (
     "PlaybackFinished",
     "RecordingFinished",
     "RecordingFailed",
+    "ApplicationReplaced",  # another connection took our app name (an alarm, events.py)
 )
 
 

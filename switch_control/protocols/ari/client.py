@@ -89,6 +89,7 @@ class AriClient:
             text=self._dispatch_raw,
             ping=lambda: self.get("/asterisk/ping"),
         )
+        self.on("ApplicationReplaced", self._on_replaced)
         self.events_received = 0
         self.bad_events = 0
 
@@ -257,6 +258,15 @@ class AriClient:
     def app_registration(self) -> dict[str, Any]:
         """Whether our Stasis app is registered, since when not and why (SW-4)."""
         return self.events.registration.snapshot()
+
+    async def _on_replaced(self, event: AriEvent) -> None:
+        """Another websocket registered our app name: Asterisk sends this one no more
+        events (calls go to the other). Two controllers sharing one ``ARI_APP`` would
+        silently deafen each other: alarm, and do not take it back (that would ping-pong)."""
+        self.events.replaced(
+            f"another connection registered ARI app {self.config.app!r} (ApplicationReplaced): "
+            "is a second controller using the same ARI_APP?"
+        )
 
     async def _ws_loop(self) -> None:
         await self.events.run()

@@ -234,6 +234,15 @@ class EventStream:
         elif had_error:
             logger.info("ARI events reconnected to %s", self.config.url)
 
+    def replaced(self, reason: str) -> None:
+        """The open websocket no longer carries the app's events (ApplicationReplaced): not
+        registered from now on, until this stream connects again."""
+        reg = self.registration
+        reg.lost(reason)
+        reg.switch_reachable = True
+        self.last_error = reason
+        logger.error("ARI app %r on %s: %s", self.config.app, self.config.url, reason)
+
     def _failed(self, reason: str, reachable: bool | None) -> None:
         reg = self.registration
         if reg.failed(reason, reachable):
