@@ -1,9 +1,13 @@
 """The controller process: composition root (DESIGN.md "Processes").
 
-Owns the switch connection (a ``CallControl`` driver), the command consumer on
-``callctl:commands``, the event publisher to ``callctl:events``, live call state in Redis,
-the default call policy and a heartbeat/status key the web's status page reads. No Django
-here: ``manage.py run_controller`` builds a ``ControllerConfig`` from settings.
+Owns the switch connection (a ``CallControl`` driver), the command consumers (its own
+stream ``callctl:commands:<name>`` and the shared ``callctl:commands``), the command
+dispatcher (handlers by command type; one call's commands in order, different calls'
+concurrently: ``handlers.py``), the inbound call router (``engine/router.py``), durable
+timers (``timers.py``), the event publisher to ``callctl:events``, live call state in
+Redis (namespaced per controller: ``livestate.py``) and a heartbeat/status key the web's
+status page reads. No Django here: ``manage.py run_controller`` builds a
+``ControllerConfig`` from settings.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import logging
 import os
 import signal
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -27,17 +30,21 @@ from . import contract as c
 from .bus import COMMANDS_STREAM, EVENTS_STREAM, Bus, Consumer
 from .bus.redis_streams import HARD_MAXLEN, trim_consumed, xadd_many
 from .callcontrol import CallControl, KnownLeg
-from .engine.calls import CallPhase, CallState, apply
+from .clock import Clock, SystemClock
+from .engine.calls import CallPhase, CallState, apply, routed
 from .engine.policy import PolicyConfig, decide
+from .engine.router import CallRouter, Route
 from .errors import SwitchUnavailable
 from .executor import Executor
+from .handlers import Dispatcher
+from .livestate import call_prefix, command_stream, live_calls_key, load_calls, queue_leg_owners
+from .routing import InboundRouting, is_inbound_caller
 from .supervise import supervise
+from .timers import Timers
 
 logger = logging.getLogger(__name__)
 
 STATUS_PREFIX = "callctl:status:"
-CALL_PREFIX = "callctl:call:"
-LIVE_CALLS = "callctl:calls"
 
 
 @dataclass(frozen=True)
@@ -55,26 +62,48 @@ class ControllerConfig:
 
 class Controller:
     def __init__(
-        self, config: ControllerConfig, driver: CallControl, bus: Bus, redis: aioredis.Redis
+        self,
+        config: ControllerConfig,
+        driver: CallControl,
+        bus: Bus,
+        redis: aioredis.Redis,
+        *,
+        router: CallRouter | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
         self.driver = driver
         self.bus = bus
         self.redis = redis
+        self.clock: Clock = clock or SystemClock()
         self.executor = Executor(driver, self.on_driver_event)
         self.calls: dict[str, CallState] = {}
-        self.consumer = Consumer(
-            bus,
-            stream=COMMANDS_STREAM,
-            group="controller",
-            name=config.name,
-            handler=self.handle_command,
-            kind=c.Command,
-            ledger=True,
-            transient=(SwitchUnavailable, RedisError),
-        )
+        self._leg_call: dict[str, str] = {}  # leg id -> its call (ordering of commands)
+        self.dispatcher = Dispatcher(self.on_driver_event, self._call_of_leg)
+        self.dispatcher.register(c.SWITCH_COMMANDS, self.handle_command, owner="executor")
+        # inbound calls: the router decides, a handler per route kind carries it out
+        # (``routing.register(RouteKind.QUEUE, ...)`` by the ACD runtime)
+        self.routing = InboundRouting(config.policy, self._run_later, router)
+        self.timers = Timers(redis, config.name, self.clock)
+        self._call_prefix = call_prefix(config.name)
+        self._live_calls = live_calls_key(config.name)
+        # its own stream (the web routes a leg's commands to its controller) and, for
+        # publishers that do not route yet, the shared one
+        self.consumers = [
+            Consumer(
+                bus,
+                stream=stream,
+                group="controller",
+                name=config.name,
+                handler=self.dispatcher.dispatch,
+                kind=c.Command,
+                ledger=True,
+                transient=(SwitchUnavailable, RedisError),
+                key=self.dispatcher.key_of,
+            )
+            for stream in (command_stream(config.name), COMMANDS_STREAM)
+        ]
         self._outbox: asyncio.Queue[tuple[c.Event, CallState | None]] = asyncio.Queue()
-        self._call_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -86,7 +115,8 @@ class Controller:
     def stop(self) -> None:
         logger.info("controller %s stopping (draining)", self.config.name)
         self._stop.set()
-        self.consumer.stop()
+        for consumer in self.consumers:
+            consumer.stop()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -98,19 +128,25 @@ class Controller:
             logger.info("controller %s stopped before it could start", self.config.name)
             return
         self._tasks = [
-            asyncio.create_task(supervise("publisher", self._publisher), name="publisher"),
-            asyncio.create_task(
-                supervise("commands", self.consumer.run, stop=self._stop, quiet=(RedisError,)),
-                name="commands",
+            *(
+                asyncio.create_task(
+                    supervise(f"commands {k.stream}", k.run, stop=self._stop, quiet=(RedisError,)),
+                    name=f"commands {k.stream}",
+                )
+                for k in self.consumers
             ),
+            asyncio.create_task(supervise("publisher", self._publisher), name="publisher"),
             asyncio.create_task(supervise("heartbeat", self._heartbeat), name="heartbeat"),
+            asyncio.create_task(
+                supervise("timers", self.timers.run, quiet=(RedisError,)), name="timers"
+            ),
         ]
         await self.driver.start(self.on_driver_event)
         await self._stop.wait()
         await self._shutdown()
 
     async def _shutdown(self) -> None:
-        commands = self._tasks[1]
+        commands = asyncio.gather(*self._tasks[: len(self.consumers)])
         try:
             await asyncio.wait_for(asyncio.shield(commands), self.config.drain_timeout_s)
         except TimeoutError:
@@ -130,11 +166,12 @@ class Controller:
 
     # ------------------------------------------------------------------ state
     async def _load_state(self) -> None:
-        """Live calls persisted by the previous process (SW-4)."""
+        """Live calls persisted by the previous process of this controller (SW-4); live
+        calls of a controller that wrote un-namespaced keys are adopted once."""
         warned = False
         while not self._stop.is_set():
             try:
-                ids = await self.redis.smembers(LIVE_CALLS)
+                raws = await load_calls(self.redis, self.config.name)
                 break
             except RedisError as exc:
                 if not warned:
@@ -146,13 +183,13 @@ class Controller:
             return
         if warned:
             logger.info("Redis is back")
-        if not ids:
+        if not raws:
             return
-        keys = [CALL_PREFIX + (i.decode() if isinstance(i, bytes) else i) for i in ids]
-        for raw in await self.redis.mget(keys):
-            if raw:
-                st = CallState.from_json(raw if isinstance(raw, bytes) else raw.encode())
-                self.calls[st.call_id] = st
+        for raw in raws:
+            st = CallState.from_json(raw)
+            self.calls[st.call_id] = st
+            for x in st.legs:
+                self._leg_call[x.leg_id] = st.call_id
         await self.driver.restore(
             [
                 KnownLeg(x.leg_id, st.call_id, _role(x.role), x.up, x.bridge_id)
@@ -168,17 +205,35 @@ class Controller:
         call_id = getattr(event, "call_id", "")
         before = self.calls.get(call_id) if call_id else None
         after = apply(before, event) if call_id else None
+        route: Route | None = None
         if after is not None:
+            if isinstance(event, c.CallOffered):
+                self._leg_call[event.leg_id] = call_id
+                if before is None and is_inbound_caller(event):
+                    route = self.routing.route(event)  # never raises
+                    after = routed(after, route.key)
             if after.phase is CallPhase.ENDED:
                 self.calls.pop(call_id, None)
+                for x in after.legs:
+                    self._leg_call.pop(x.leg_id, None)
             else:
                 self.calls[call_id] = after
         await self.executor.on_event(event)
         self._outbox.put_nowait((event, after))
-        if after is not None:
-            cmds = decide(before, after, event, self.config.policy)
-            if cmds:
-                self._spawn(self._run_batch(call_id, cmds))
+        if after is None:
+            return
+        if route is not None and isinstance(event, c.CallOffered):
+            await self.routing.carry_out(after, event, route)
+            return
+        cmds = decide(before, after, event, self.config.policy)
+        if cmds:
+            self._run_later(call_id, cmds)
+
+    def _run_later(self, call_id: str, cmds: Sequence[c.Command]) -> None:
+        self._spawn(self._run_batch(call_id, cmds))
+
+    def _call_of_leg(self, leg_id: str) -> str:
+        return self._leg_call.get(leg_id, leg_id)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -186,7 +241,7 @@ class Controller:
         task.add_done_callback(self._background.discard)
 
     async def _run_batch(self, call_id: str, cmds: Sequence[c.Command]) -> None:
-        async with self._call_locks[call_id]:
+        async with self.dispatcher.locks.hold(call_id):  # the lock bus commands take too
             for cmd in cmds:
                 try:
                     if not await self.executor.run_reporting(cmd, internal=True):
@@ -195,8 +250,6 @@ class Controller:
                 except SwitchUnavailable as exc:
                     logger.warning("[call %s] %s not run: %s", call_id, cmd.TYPE, exc)
                     break
-        if call_id not in self.calls:
-            self._call_locks.pop(call_id, None)
 
     async def _publisher(self) -> None:
         """Drain the outbox into Redis: the event stream and the live call state, in one
@@ -211,11 +264,18 @@ class Controller:
             while not self._outbox.empty() and len(batch) < 500:
                 batch.append(self._outbox.get_nowait())
             states: dict[str, CallState] = {}
-            for _, state in batch:
+            offered: list[str] = []
+            gone: list[str] = []
+            for event, state in batch:
                 if state is not None:
                     states[state.call_id] = state  # the last state of each call wins
+                if isinstance(event, c.CallOffered):
+                    offered.append(event.leg_id)
+                elif isinstance(event, c.CallEnded):
+                    gone.append(event.leg_id)
+            prefix = self._call_prefix
             live = {
-                CALL_PREFIX + st.call_id: st.to_json()
+                prefix + st.call_id: st.to_json()
                 for st in states.values()
                 if st.phase is not CallPhase.ENDED
             }
@@ -228,10 +288,11 @@ class Controller:
                         xadd_many(pipe, EVENTS_STREAM, payloads, HARD_MAXLEN)
                         if live:
                             pipe.mset(live)
-                            pipe.sadd(LIVE_CALLS, *(k[len(CALL_PREFIX) :] for k in live))
+                            pipe.sadd(self._live_calls, *(k[len(prefix) :] for k in live))
                         if ended:
-                            pipe.delete(*(CALL_PREFIX + x for x in ended))
-                            pipe.srem(LIVE_CALLS, *ended)
+                            pipe.delete(*(prefix + x for x in ended))
+                            pipe.srem(self._live_calls, *ended)
+                        queue_leg_owners(pipe, self.config.name, offered, gone)
                         await pipe.execute()
                     if not self.redis_ok:
                         logger.info("Redis is back; publishing resumed")
@@ -246,11 +307,16 @@ class Controller:
                     delay = min(delay * 2, 5.0)
 
     # ------------------------------------------------------------------ commands
-    async def handle_command(self, message: c.Message, in_flight: bool) -> None:
-        assert isinstance(message, c.Command)
+    async def handle_command(self, message: c.Command, in_flight: bool) -> None:
+        """A switch command from the bus (the dispatcher holds its call's lock)."""
         new_leg = getattr(message, "new_leg_id", "") or (
             message.leg_id if isinstance(message, c.Originate) else ""
         )
+        if in_flight and new_leg and not await self.driver.wait_connected(5.0):
+            # before the driver reconciled, a leg restored from Redis looks alive whether
+            # or not the switch ever created it (its CallOffered goes out before the
+            # request): ask once the switch has been compared with what we knew
+            raise SwitchUnavailable("switch not connected: cannot tell if the leg was created")
         if in_flight and new_leg and await self.driver.leg_existed(new_leg):
             logger.warning(
                 "%s %s was executed before the restart; not repeated", message.TYPE, message.id
@@ -279,10 +345,12 @@ class Controller:
             "legs": info.calls,
             "started_at": self.started_at,
             "heartbeat_at": time.time(),
-            "commands_handled": self.consumer.stats.handled,
-            "commands_duplicate": self.consumer.stats.duplicates,
-            "dead_lettered": self.consumer.stats.dead_lettered,
+            "commands_handled": sum(k.stats.handled for k in self.consumers),
+            "commands_duplicate": sum(k.stats.duplicates for k in self.consumers),
+            "dead_lettered": sum(k.stats.dead_lettered for k in self.consumers),
+            "commands_in_progress": len(self.dispatcher.locks),
             "events_published": self.events_published,
+            "timers_fired": self.timers.fired,
         }
 
     async def _heartbeat(self) -> None:
@@ -296,7 +364,7 @@ class Controller:
                 )
                 if time.monotonic() - trimmed_at >= self.config.trim_every_s:
                     trimmed_at = time.monotonic()
-                    for stream in (EVENTS_STREAM, COMMANDS_STREAM):
+                    for stream in (EVENTS_STREAM, *(k.stream for k in self.consumers)):
                         await trim_consumed(self.redis, stream)
             except RedisError as exc:
                 logger.debug("heartbeat not written: %s", exc)

@@ -68,8 +68,21 @@ def _freeswitch_driver() -> CallControl:
     return FreeSwitchDriver(esl, config)
 
 
+# connections to Redis one process may hold: beyond, a request waits for a free one
+# (redis-py's default pool raises "Too many connections" instead: with commands of many
+# calls running at once, each with its ledger writes, 100 were not enough)
+REDIS_MAX_CONNECTIONS = 64
+REDIS_POOL_TIMEOUT_S = 10
+
+
 def redis_client() -> aioredis.Redis:
-    return aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=False)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.REDIS_URL,
+        decode_responses=False,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=REDIS_POOL_TIMEOUT_S,
+    )
+    return aioredis.Redis.from_pool(pool)  # (closing the client closes the pool)
 
 
 def make_bus(client: aioredis.Redis) -> RedisBus:

@@ -23,6 +23,7 @@ import redis
 from bench import procstat, sipp_calls
 from scripts import sipp
 from scripts.asterisk_sandbox import AsteriskSandbox, free_port, free_udp_port
+from switch_control.livestate import live_calls_key
 
 BENCH = Path(__file__).resolve().parent.parent
 REPO = BENCH.parent
@@ -34,7 +35,7 @@ CALLER = "13800138000"
 DID = "4008001234"
 CONTROLLER_NAME = "bench-ctl"
 EVENTS_STREAM = "callctl:events"
-LIVE_CALLS = "callctl:calls"
+LIVE_CALLS = live_calls_key(CONTROLLER_NAME)  # the controller's own set of live calls
 THIN_CDRS = "bench:thin:cdr"  # bench/thin_path_app.py
 AGENT_TALK_MS = 100  # "hold 0 s": the agent hangs up this long after answering
 RTP_PORTS = 6000  # 300 bridged calls = 600 channels x 2 ports; room for (a)'s bursts

@@ -25,6 +25,7 @@ class MemoryBus:
         # as RedisBus: a consumer's own pending entries are re-read until a read finds
         # none (its backlog after a restart); after that it gets new entries only
         self._backlog_done: set[tuple[str, str, str]] = set()
+        self._backlog_cursor: dict[tuple[str, str, str], int] = {}
 
     async def publish(self, stream: str, payload: bytes) -> str:
         async with self._changed:
@@ -42,13 +43,15 @@ class MemoryBus:
         out: list[Delivery] = []
         key = (stream, group, consumer)
         if key not in self._backlog_done:
+            after = self._backlog_cursor.get(key, -1)  # paged by id, as RedisBus
             for idx, (owner, n) in sorted(g.pending.items()):
-                if owner == consumer and len(out) < count:
+                if owner == consumer and idx > after and len(out) < count:
                     g.pending[idx] = (owner, n + 1)
                     out.append(
                         Delivery(stream, group, f"{idx}-0", self.streams[stream][idx], n + 1)
                     )
             if out:
+                self._backlog_cursor[key] = int(out[-1].entry_id.split("-")[0])
                 return out
             self._backlog_done.add(key)
         entries = self.streams[stream]
@@ -71,6 +74,7 @@ class MemoryBus:
         """The process of this consumer restarted: it re-reads its pending entries first
         (RedisBus gets the same from being a new instance)."""
         self._backlog_done.discard((stream, group, consumer))
+        self._backlog_cursor.pop((stream, group, consumer), None)
 
     async def ack(self, delivery: Delivery, ledger_key: str = "") -> None:
         g = self._groups.setdefault((delivery.stream, delivery.group), _Group())

@@ -98,6 +98,7 @@ class RedisBus:
         self.claim_idle_ms = claim_idle_ms
         self._groups: set[tuple[str, str]] = set()
         self._backlog_done: set[tuple[str, str, str]] = set()
+        self._backlog_cursor: dict[tuple[str, str, str], str] = {}
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> RedisBus:
@@ -126,9 +127,13 @@ class RedisBus:
         key = (stream, group, consumer)
         if key not in self._backlog_done:
             # our own unacked entries first (we were killed mid-handling), then entries
-            # that another, dead consumer of the group held for too long
-            own = await self._read(stream, group, consumer, "0", count, None)
+            # that another, dead consumer of the group held for too long. The backlog is
+            # paged by id: a consumer that handles entries concurrently still has the
+            # first page unacked when it asks for the next
+            cursor = self._backlog_cursor.get(key, "0")
+            own = await self._read(stream, group, consumer, cursor, count, None)
             if own:
+                self._backlog_cursor[key] = own[-1][0]
                 return await self._with_counts(stream, group, consumer, own)
             claimed = await self._autoclaim(stream, group, consumer, count)
             if claimed:

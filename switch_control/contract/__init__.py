@@ -16,7 +16,7 @@ from .base import (
 )
 from .codec import REGISTRY, decode, decode_as, encode
 from .commands import *  # noqa: F403
-from .commands import COMMANDS, EndpointKind, TransferMode
+from .commands import COMMANDS, SWITCH_COMMANDS, EndpointKind, TransferMode
 from .events import *  # noqa: F403
 from .events import EVENTS
 
@@ -25,6 +25,7 @@ __all__ = [
     "COMMANDS",
     "EVENTS",
     "REGISTRY",
+    "SWITCH_COMMANDS",
     "Command",
     "Direction",
     "EndpointKind",

@@ -28,6 +28,17 @@ REGISTRY: dict[str, type[Message]] = {cls.TYPE: cls for cls in (*COMMANDS, *EVEN
 MAX_MESSAGE_BYTES = 256 * 1024
 
 
+def _v1_agent_state(payload: dict[str, Any]) -> dict[str, Any]:
+    return payload  # v2 only added fields with defaults (by, queue_ids)
+
+
+# (type, older version) -> what makes its fields the current version's. A type whose
+# schema changed lists every older version it still reads; anything else is refused.
+UPGRADES: dict[tuple[str, int], typing.Callable[[dict[str, Any]], dict[str, Any]]] = {
+    ("AgentStateChanged", 1): _v1_agent_state,
+}
+
+
 def encode(message: Message) -> bytes:
     payload: dict[str, Any] = {"type": message.TYPE, "v": message.VERSION}
     for name in _schema(type(message)).order:
@@ -149,10 +160,13 @@ def decode(data: bytes | str) -> Message:
         raise ContractError(f"unknown message type {type_name!r}")
     version = payload.pop("v", None)
     if type(version) is not int or version != cls.VERSION:
-        raise ContractError(
-            f"{type_name}: unsupported schema version {version!r} (this build speaks "
-            f"v{cls.VERSION})"
-        )
+        upgrade = UPGRADES.get((type_name, version)) if type(version) is int else None
+        if upgrade is None:
+            raise ContractError(
+                f"{type_name}: unsupported schema version {version!r} (this build speaks "
+                f"v{cls.VERSION})"
+            )
+        payload = upgrade(payload)
     schema = _schema(cls)
     unknown = [name for name in payload if name not in schema.names]
     if unknown:
@@ -180,17 +194,22 @@ def decode(data: bytes | str) -> Message:
 _TYPE_PREFIX = b'{"type":"'
 
 
-def peek_type(data: bytes) -> str | None:
-    """The type a message names, read from the start of its bytes the way ``encode``
-    writes them, without decoding or checking anything else; None if it does not start
-    that way (``decode`` says what is wrong with it)."""
+def peek_name(data: bytes) -> str | None:
+    """The type name a message carries, read from the start of its bytes the way
+    ``encode`` writes them, known to this build or not; None if it does not start that
+    way. Nothing else is decoded or checked."""
     if data.startswith(_TYPE_PREFIX):
         end = data.find(b'"', len(_TYPE_PREFIX), 100)
         if end > 0:
-            name = data[len(_TYPE_PREFIX) : end].decode("ascii", "replace")
-            if name in REGISTRY:
-                return name
+            return data[len(_TYPE_PREFIX) : end].decode("ascii", "replace")
     return None
+
+
+def peek_type(data: bytes) -> str | None:
+    """As ``peek_name``, for types this build knows only (``decode`` says what is wrong
+    with the others)."""
+    name = peek_name(data)
+    return name if name in REGISTRY else None
 
 
 def decode_as(data: bytes | str, kind: type[M]) -> M:
@@ -201,4 +220,13 @@ def decode_as(data: bytes | str, kind: type[M]) -> M:
     return msg
 
 
-__all__ = ["REGISTRY", "Command", "Event", "decode", "decode_as", "encode", "peek_type"]
+__all__ = [
+    "REGISTRY",
+    "Command",
+    "Event",
+    "decode",
+    "decode_as",
+    "encode",
+    "peek_name",
+    "peek_type",
+]

@@ -208,7 +208,7 @@ class Hangup(Command):
     cause: HangupCause = HangupCause.NORMAL_CLEARING
 
 
-COMMANDS: tuple[type[Command], ...] = (
+SWITCH_COMMANDS: tuple[type[Command], ...] = (
     AnswerCall,
     PlayPrompt,
     CollectDigits,
@@ -229,3 +229,7 @@ COMMANDS: tuple[type[Command], ...] = (
     Intercept,
     Hangup,
 )
+
+# every command type on the wire; the ACD's (agent login, state, queue sign-in) join it
+# with their own tuple, and their runtime registers their handler (``handlers.py``)
+COMMANDS: tuple[type[Command], ...] = SWITCH_COMMANDS

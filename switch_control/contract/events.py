@@ -131,11 +131,61 @@ class RecordingFinished(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentStateChanged(Event):
+    """An agent's ACD state changed (ACD-7): ``state`` is one of ``acd.models.AgentState``
+    (logged_out, ready, not_ready, ringing, on_call, wrap_up); ``reason`` the not-ready
+    reason; ``by`` who did it (the agent's own id, a supervisor's user id, or
+    ``system`` for the controller: a missed offer, the end of wrap-up); ``queue_ids``
+    the queues the agent serves, so a relay can fan it out to ``queue.<id>`` groups.
+
+    v2 added ``by`` and ``queue_ids``; a v1 message still decodes (without them)."""
+
     TYPE = "AgentStateChanged"
+    VERSION = 2
     agent_id: str
     state: str
     reason: str = ""
     previous: str = ""
+    by: str = ""
+    queue_ids: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- the ACD (issue 13)
+# Each names its call, queue and agent, so a relay can route it to ``agent.<id>`` and
+# ``queue.<id>`` groups of browsers (DESIGN.md "Events that a browser needs").
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallQueued(Event):
+    """A caller is waiting in a queue, at ``position`` (1 = next to be served)."""
+
+    TYPE = "CallQueued"
+    call_id: str
+    queue_id: str
+    position: int
+    leg_id: str = ""
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentOffered(Event):
+    """A queued call is offered to an agent: ``leg_id`` is the agent's ringing leg."""
+
+    TYPE = "AgentOffered"
+    call_id: str
+    agent_id: str
+    queue_id: str
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallAbandoned(Event):
+    """The caller hung up while waiting in a queue, after ``waited`` seconds."""
+
+    TYPE = "CallAbandoned"
+    call_id: str
+    queue_id: str
+    waited: float
+    position: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,6 +236,9 @@ EVENTS: tuple[type[Event], ...] = (
     RecordingStarted,
     RecordingFinished,
     AgentStateChanged,
+    CallQueued,
+    AgentOffered,
+    CallAbandoned,
     EndpointStatusChanged,
     CommandFailed,
     SwitchConnected,

@@ -57,6 +57,9 @@ class CallState:
     answered_at: float = 0.0
     ended_at: float = 0.0
     legs: tuple[Leg, ...] = field(default_factory=tuple)
+    # the route an inbound call took (``engine.router.Route.key``: "fixed", "queue:<id>"…);
+    # "" for other calls and for state written before routes existed
+    route: str = ""
 
     def leg(self, leg_id: str) -> Leg | None:
         return next((x for x in self.legs if x.leg_id == leg_id), None)
@@ -78,6 +81,11 @@ class CallState:
         d["phase"] = CallPhase(d["phase"])
         d["legs"] = tuple(Leg(**x) for x in d["legs"])
         return cls(**d)
+
+
+def routed(state: CallState, route_key: str) -> CallState:
+    """The state with the route its call took."""
+    return _evolve(state, route=route_key)
 
 
 T = TypeVar("T", CallState, Leg)

@@ -1,11 +1,14 @@
-"""What the controller does on its own with calls, until IVR flows and queues decide.
+"""The fixed-list route (``engine.router.RouteKind.FIXED_LIST``, the default until the
+queue runtime lands) and the hygiene every call gets, whatever its route.
 
 Pure: ``decide(before, after, event)`` returns the commands to run. The rules:
-- an inbound caller is answered, hears the welcome prompt, is put in the call's bridge and
-  the configured agent extensions are rung one after another (connect on answer);
-- when an agent leg fails (busy, no answer, offline) the next extension is rung; when none
-  is left the caller is told so (prompt) and released;
-- when the customer leg ends, every other leg of the call is hung up.
+- fixed list: an inbound caller is answered, hears the welcome prompt, is put in the
+  call's bridge and the configured agent extensions are rung one after another (connect
+  on answer); when an agent leg fails (busy, no answer, offline) the next extension is
+  rung; when none is left the caller is told so (prompt) and released;
+- every route: when the customer leg ends, every other leg of the call is hung up;
+- ``reject`` (the blacklist's route, IVR-9): the caller hears the refusal prompt, if any,
+  and is released.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ from ..contract import (
 )
 from ..contract.commands import EndpointKind
 from .calls import CallPhase, CallState
+from .router import Route, RouteKind
+
+# calls whose ``route`` is one of these follow the fixed list ("": state written before
+# routes existed, i.e. by a controller that only had the fixed list)
+FIXED_LIST_KEYS = frozenset({"", RouteKind.FIXED_LIST.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +57,14 @@ def decide(
 ) -> Sequence[Command]:
     if after is None:
         return ()
+    fixed = after.route in FIXED_LIST_KEYS
     if (
         isinstance(event, CallOffered)
         and event.role is LegRole.CALLER
         and event.direction is Direction.INBOUND
     ):
+        if not fixed:
+            return ()  # the route's own runtime decides
         cmds: list[Command] = [AnswerCall(leg_id=event.leg_id)]
         if cfg.welcome:
             cmds.append(PlayPrompt(leg_id=event.leg_id, media=cfg.welcome))
@@ -75,7 +86,7 @@ def decide(
             for x in before.live_legs
             if x.leg_id != event.leg_id
         )
-    if ended.role == LegRole.AGENT.value and customer is not None and not customer.ended:
+    if fixed and ended.role == LegRole.AGENT.value and customer is not None and not customer.ended:
         agent_legs = [x for x in after.legs if x.role == LegRole.AGENT.value]
         if any(not x.ended for x in agent_legs):
             return ()
@@ -89,6 +100,18 @@ def decide(
             Hangup(leg_id=customer.leg_id, cause=HangupCause.NORMAL_CLEARING),
         )
     return ()
+
+
+def reject(leg_id: str, route: Route) -> Sequence[Command]:
+    """A refused caller (IVR-9): with a prompt, answered to hear it, then released with
+    the route's cause; without one, released unanswered (no charge to the caller)."""
+    if not route.prompt:
+        return (Hangup(leg_id=leg_id, cause=route.cause),)
+    return (
+        AnswerCall(leg_id=leg_id),
+        PlayPrompt(leg_id=leg_id, media=route.prompt, wait=True),
+        Hangup(leg_id=leg_id, cause=route.cause),
+    )
 
 
 def _ring(state: CallState, caller: str, cfg: PolicyConfig, attempt: int) -> Originate:

@@ -213,3 +213,23 @@ def test_a_batch_as_large_as_projector_batch_is_one_transaction_with_every_cdr(
     )
     assert CallLeg.objects.filter(call__call_id__startswith="big-").count() == 2 * n_calls
     assert Call.objects.filter(call_id__startswith="big-", agent=agent).count() == n_calls
+
+
+def test_acd_events_in_a_batch_are_left_alone_and_the_cdr_is_whole(agent):
+    """Issue 13: the projector meets events it does not project (the ACD's, for the
+    relay): they change nothing, are not counted as projected, and the CDR is complete."""
+    events = call_events("call-acd")
+    acd = [
+        c.CallQueued(call_id="call-acd", queue_id="q-sales", position=1, at=T0 + 1.5),
+        c.AgentOffered(
+            call_id="call-acd", agent_id="1001", queue_id="q-sales", leg_id="call-acd-a0"
+        ),
+        c.AgentStateChanged(agent_id="1001", state="on_call", by="system"),
+        c.CallAbandoned(call_id="call-other", queue_id="q-sales", waited=12.5),
+    ]
+    assert project_many(events[:2] + acd + events[2:]) == len(events)
+    assert project_many(acd) == 0
+    call = Call.objects.get(call_id="call-acd")
+    assert call.ended_at is not None and call.agent == agent
+    assert not Call.objects.filter(call_id="call-other").exists()
+    assert not ProcessedEvent.objects.filter(event_id__in=[e.id for e in acd]).exists()

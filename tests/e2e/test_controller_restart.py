@@ -13,6 +13,7 @@ from scripts import sipp
 from scripts.asterisk_sandbox import free_udp_port
 from switch_control import contract as c
 from switch_control.bus import COMMANDS_STREAM, RedisBus
+from switch_control.livestate import live_calls_key
 from tests.conftest import wait_until
 from tests.e2e.helpers import run_projector_until_idle, stream_events
 
@@ -97,4 +98,4 @@ def test_sigkill_with_20_bridged_calls_then_restart(asterisk, controller_factory
         assert call.ended_at is not None and call.duration and call.duration > 0, call
         assert call.agent is None or call.agent.extension == "1001"
         assert call.legs.filter(role="agent", ended_at__isnull=False).count() == 1
-    assert redis.Redis.from_url(redis_db).scard("callctl:calls") == 0
+    assert redis.Redis.from_url(redis_db).scard(live_calls_key(second.env["CONTROLLER_NAME"])) == 0

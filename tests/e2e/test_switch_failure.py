@@ -15,6 +15,7 @@ from scripts import sipp
 from scripts.asterisk_sandbox import free_udp_port
 from switch_control import contract as c
 from switch_control.bus import COMMANDS_STREAM, RedisBus
+from switch_control.livestate import live_calls_key
 from tests.conftest import wait_until
 from tests.e2e.helpers import run_projector_until_idle, stream_events
 
@@ -111,7 +112,10 @@ def test_asterisk_killed_mid_call(asterisk, controller_factory, redis_db):
         )
         wait_until(lambda: pending_commands(redis_db) == 0, 30, 0.2, "held command handled")
         wait_until(
-            lambda: redis.Redis.from_url(redis_db).scard("callctl:calls") == 0,
+            lambda: (
+                redis.Redis.from_url(redis_db).scard(live_calls_key(ctl.env["CONTROLLER_NAME"]))
+                == 0
+            ),
             15,
             0.2,
             "calls closed in live state",

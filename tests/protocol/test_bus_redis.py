@@ -396,3 +396,23 @@ async def test_streams_are_trimmed_behind_the_slowest_consumer_group(redis_db: s
         assert await client.xlen(stream) == 3
     finally:
         await client.aclose()
+
+
+async def test_a_restarted_consumers_backlog_is_paged_while_its_first_page_is_unacked(
+    buses: Callable[..., RedisBus],
+) -> None:
+    """As MemoryBus: a consumer that handles entries concurrently (issue 13) has the
+    first page of its backlog still unacked when it reads the next one."""
+    bus = buses()
+    for i in range(5):
+        await bus.publish(STREAM, answer(f"m{i}"))
+    await bus.read(STREAM, GROUP, "ctl-1", count=10, block_ms=50)  # then "crash"
+    restarted = buses()
+    await restarted.publish(STREAM, answer("new"))
+    pages = [await restarted.read(STREAM, GROUP, "ctl-1", count=3, block_ms=50) for _ in range(3)]
+    assert [[leg_of(d.payload) for d in page] for page in pages] == [
+        ["m0", "m1", "m2"],
+        ["m3", "m4"],
+        ["new"],
+    ]
+    assert all(d.deliveries == 2 for d in pages[0] + pages[1])

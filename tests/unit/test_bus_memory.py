@@ -428,3 +428,20 @@ async def test_consumer_on_events_stream_with_event_kind() -> None:
 
 def test_delivery_defaults_to_first_delivery() -> None:
     assert Delivery(STREAM, GROUP, "1-0", b"x").deliveries == 1
+
+
+async def test_a_restarted_consumers_backlog_is_paged_while_its_first_page_is_unacked() -> None:
+    """A consumer handling entries concurrently (issue 13) still holds the first page of
+    its backlog unacked when it reads again: it gets the next page, not the same one."""
+    bus = MemoryBus()
+    for i in range(5):
+        await bus.publish(STREAM, answer(f"m{i}"))
+    await bus.read(STREAM, GROUP, "ctl-1", count=10, block_ms=20)  # then "crash"
+    bus.forget_consumer(STREAM, GROUP, "ctl-1")
+    await bus.publish(STREAM, answer("new"))
+    first = await bus.read(STREAM, GROUP, "ctl-1", count=3, block_ms=20)
+    second = await bus.read(STREAM, GROUP, "ctl-1", count=3, block_ms=20)
+    third = await bus.read(STREAM, GROUP, "ctl-1", count=3, block_ms=20)
+    legs = [[c.decode(d.payload).leg_id for d in page] for page in (first, second, third)]  # type: ignore[attr-defined]
+    assert legs == [["m0", "m1", "m2"], ["m3", "m4"], ["new"]]
+    assert all(d.deliveries == 2 for d in first + second)

@@ -172,20 +172,20 @@ async def test_types_filter_acks_other_messages_unread_and_still_dead_letters_ju
         c.encode(ev(1)),
         c.encode(ended),
         b'{"type":"CallRinging","v":1,"id":"broken but not ours"}',  # skipped unread
-        b'{"type":"NoSuchType","v":1,"id":"x"}',  # unknown: decoded, dead-lettered
+        b'{"type":"NoSuchType","v":1,"id":"x"}',  # unknown to this build: not ours either
         b'{"type":"CallEnded","v":1}',  # ours and broken: dead-lettered
     ):
         await bus.publish(EVENTS_STREAM, payload)
     await run_once(consumer, bus)
     assert seen == ["CallEnded"]
-    assert consumer.stats.skipped == 2 and consumer.stats.dead_lettered == 2
+    assert consumer.stats.skipped == 3 and consumer.stats.dead_lettered == 1
     assert consumer.stats.handled == 1
     assert await bus.pending_count(EVENTS_STREAM, "g") == 0
     # one at a time (a batch of one): same rule
     await bus.publish(EVENTS_STREAM, c.encode(ev(2)))
     (delivery,) = await bus.read(EVENTS_STREAM, "g", "n", 10, 0)
     await consumer.process(delivery)
-    assert seen == ["CallEnded"] and consumer.stats.skipped == 3
+    assert seen == ["CallEnded"] and consumer.stats.skipped == 4
     assert await bus.pending_count(EVENTS_STREAM, "g") == 0
 
 
@@ -197,3 +197,11 @@ def test_peek_type_reads_only_what_encode_writes() -> None:
     assert peek_type(b'{"type":"Bogus","v":1}') is None
     assert peek_type(b'{"type":"CallRing') is None
     assert peek_type(b"") is None
+
+
+def test_peek_name_reads_names_this_build_does_not_know() -> None:
+    from switch_control.contract.codec import peek_name
+
+    assert peek_name(b'{"type":"CallQueuedV9","v":1}') == "CallQueuedV9"
+    assert peek_name(c.encode(ev(1))) == "CallRinging"
+    assert peek_name(b'{"v":1,"type":"X"}') is None

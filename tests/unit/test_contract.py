@@ -182,9 +182,36 @@ SAMPLES: list[c.Message] = [
         id="ev-agent",
         at=1_700_000_013.0,
         agent_id="工号007",
-        state="paused",
+        state="not_ready",
         reason="午休",
         previous="ready",
+        by="组长-李",
+        queue_ids=("q-售前", "q-投诉"),
+    ),
+    c.CallQueued(
+        id="ev-queued",
+        at=1_700_000_013.1,
+        call_id=CALL,
+        queue_id="q-售前",
+        position=3,
+        leg_id=LEG,
+        priority=9,
+    ),
+    c.AgentOffered(
+        id="ev-agent-offered",
+        at=1_700_000_013.2,
+        call_id=CALL,
+        agent_id="工号007",
+        queue_id="q-售前",
+        leg_id=AGENT_LEG,
+    ),
+    c.CallAbandoned(
+        id="ev-abandoned",
+        at=1_700_000_013.3,
+        call_id=CALL,
+        queue_id="q-售前",
+        waited=47.25,
+        position=2,
     ),
     c.EndpointStatusChanged(
         id="ev-endpoint",
@@ -232,7 +259,7 @@ def test_round_trip(message: c.Message) -> None:
     data = c.encode(message)
     wire = orjson.loads(data)
     assert wire["type"] == message.TYPE
-    assert wire["v"] == message.VERSION == 1
+    assert wire["v"] == message.VERSION
     assert wire["id"] == message.id
 
     back = c.decode(data)
@@ -277,6 +304,79 @@ def test_defaults_fill_absent_optional_fields() -> None:
     a = c.decode(b'{"type": "Hangup", "v": 1, "leg_id": "x"}')
     b = c.decode(b'{"type": "Hangup", "v": 1, "leg_id": "x"}')
     assert a.id and b.id and a.id != b.id
+
+
+def test_only_agent_state_changed_moved_past_v1() -> None:
+    """A schema change bumps the type's version and lists how older ones are read."""
+    assert {t.TYPE: t.VERSION for t in c.REGISTRY.values() if t.VERSION != 1} == {
+        "AgentStateChanged": 2
+    }
+
+
+def test_agent_state_changed_v1_still_decodes_without_the_new_fields() -> None:
+    v1 = orjson.dumps(
+        {
+            "type": "AgentStateChanged",
+            "v": 1,
+            "id": "ev-old",
+            "at": 5,
+            "agent_id": "007",
+            "state": "ready",
+            "previous": "wrap_up",
+        }
+    )
+    msg = c.decode(v1)
+    assert msg == c.AgentStateChanged(
+        id="ev-old", at=5.0, agent_id="007", state="ready", previous="wrap_up"
+    )
+    assert isinstance(msg, c.AgentStateChanged) and msg.by == "" and msg.queue_ids == ()
+    assert orjson.loads(c.encode(msg))["v"] == 2  # re-encoded as the current version
+    for version in (3, 0):
+        reason = _refused(orjson.dumps(orjson.loads(v1) | {"v": version}))
+        assert reason == (
+            f"AgentStateChanged: unsupported schema version {version} (this build speaks v2)"
+        )
+
+
+@pytest.mark.parametrize(
+    ("type_", "fields", "expected"),
+    [
+        (
+            "CallQueued",
+            {"call_id": "c", "queue_id": "q"},
+            "CallQueued: missing field 'position'",
+        ),
+        (
+            "CallQueued",
+            {"call_id": "c", "queue_id": "q", "position": "3"},
+            "CallQueued.position: expected an integer, got '3'",
+        ),
+        (
+            "AgentOffered",
+            {"call_id": "c", "agent_id": 7, "queue_id": "q", "leg_id": "l"},
+            "AgentOffered.agent_id: expected a string, got int",
+        ),
+        (
+            "CallAbandoned",
+            {"call_id": "c", "queue_id": "q", "waited": "long"},
+            "CallAbandoned.waited: expected a number, got 'long'",
+        ),
+        (
+            "AgentStateChanged",
+            {"agent_id": "7", "state": "ready", "queue_ids": "q1"},
+            "AgentStateChanged.queue_ids: expected a list, got str",
+        ),
+        (
+            "CallQueued",
+            {"call_id": "c", "queue_id": "q", "position": 1, "agent_id": "7"},
+            "CallQueued: unknown field(s) agent_id",
+        ),
+    ],
+)
+def test_acd_events_refuse_bad_values(type_: str, fields: dict[str, object], expected: str) -> None:
+    version = c.REGISTRY[type_].VERSION
+    data = orjson.dumps({"type": type_, "v": version, "id": "m-1", **fields})
+    assert _refused(data).startswith(expected)
 
 
 # --------------------------------------------------------------------------- refusals
