@@ -18,7 +18,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -107,9 +107,34 @@ class Controller:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
+        # features composed in (the ACD runtime): event taps see every event after it is
+        # folded into call state (a tap only filters and spawns: it runs on the event
+        # path), services are extra supervised tasks started with the controller
+        self._taps: list[Callable[[c.Event], None]] = []
+        self._services: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self.started_at = time.time()
         self.events_published = 0
         self.redis_ok = True
+
+    # ------------------------------------------------------------------ composition
+    def add_event_tap(self, tap: Callable[[c.Event], None]) -> None:
+        """``tap(event)`` for every event (driver's and the controller's own), after the
+        call state took it. It must not block or raise: filter, then spawn the work."""
+        self._taps.append(tap)
+
+    def add_service(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """A supervised task started with the controller (restarted if it fails)."""
+        self._services.append((name, run))
+
+    async def run_commands(self, call_id: str, cmds: Sequence[c.Command]) -> bool:
+        """Run a feature's commands for ``call_id`` in order under the call's lock (the
+        one bus commands take); False at the first that failed (reported as a
+        ``CommandFailed``), the rest not run. ``SwitchUnavailable`` propagates."""
+        async with self.dispatcher.locks.hold(call_id):
+            for cmd in cmds:
+                if not await self.executor.run_reporting(cmd, internal=True):
+                    return False
+        return True
 
     # ------------------------------------------------------------------ lifecycle
     def stop(self) -> None:
@@ -139,6 +164,10 @@ class Controller:
             asyncio.create_task(supervise("heartbeat", self._heartbeat), name="heartbeat"),
             asyncio.create_task(
                 supervise("timers", self.timers.run, quiet=(RedisError,)), name="timers"
+            ),
+            *(
+                asyncio.create_task(supervise(name, run, quiet=(RedisError,)), name=name)
+                for name, run in self._services
             ),
         ]
         await self.driver.start(self.on_driver_event)
@@ -220,6 +249,8 @@ class Controller:
                 self.calls[call_id] = after
         await self.executor.on_event(event)
         self._outbox.put_nowait((event, after))
+        for tap in self._taps:
+            tap(event)
         if after is None:
             return
         if route is not None and isinstance(event, c.CallOffered):

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from .bus import RedisBus
 from .callcontrol import CallControl
-from .daemon import ControllerConfig
+from .daemon import Controller, ControllerConfig
 from .engine.policy import PolicyConfig
 
 
@@ -96,3 +96,12 @@ def controller_config() -> ControllerConfig:
         policy=PolicyConfig(welcome=welcome, agents=tuple(settings.DEFAULT_AGENT_EXTENSIONS)),
         publish_linger_s=settings.PUBLISH_LINGER_MS / 1000,
     )
+
+
+def attach_features(controller: Controller) -> None:
+    """Compose the controller's features into it (before ``run``): the ACD runtime
+    (issue 13: agent commands, queue routes, its timers and its configuration watcher).
+    An access number not routed to a queue keeps the fixed list as before."""
+    from acd.runtime import attach
+
+    attach(controller)

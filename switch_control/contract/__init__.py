@@ -16,16 +16,25 @@ from .base import (
 )
 from .codec import REGISTRY, decode, decode_as, encode
 from .commands import *  # noqa: F403
-from .commands import COMMANDS, SWITCH_COMMANDS, EndpointKind, TransferMode
+from .commands import (
+    ACD_COMMANDS,
+    COMMANDS,
+    SWITCH_COMMANDS,
+    AgentStateRequest,
+    EndpointKind,
+    TransferMode,
+)
 from .events import *  # noqa: F403
 from .events import EVENTS
 
 __all__ = [
+    "ACD_COMMANDS",
     "CAUSE_TO_Q850",
     "COMMANDS",
     "EVENTS",
     "REGISTRY",
     "SWITCH_COMMANDS",
+    "AgentStateRequest",
     "Command",
     "Direction",
     "EndpointKind",
@@ -40,5 +49,6 @@ __all__ = [
     "encode",
     "new_id",
     *(c.__name__ for c in COMMANDS),
+    *(c.__name__ for c in ACD_COMMANDS),
     *(e.__name__ for e in EVENTS),
 ]

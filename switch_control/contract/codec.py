@@ -19,12 +19,12 @@ import orjson
 
 from ..errors import ContractError
 from .base import Command, Event, Message
-from .commands import COMMANDS
+from .commands import ACD_COMMANDS, COMMANDS
 from .events import EVENTS
 
 M = TypeVar("M", bound=Message)
 
-REGISTRY: dict[str, type[Message]] = {cls.TYPE: cls for cls in (*COMMANDS, *EVENTS)}
+REGISTRY: dict[str, type[Message]] = {cls.TYPE: cls for cls in (*COMMANDS, *ACD_COMMANDS, *EVENTS)}
 MAX_MESSAGE_BYTES = 256 * 1024
 
 

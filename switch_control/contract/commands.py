@@ -230,6 +230,55 @@ SWITCH_COMMANDS: tuple[type[Command], ...] = (
     Hangup,
 )
 
-# every command type on the wire; the ACD's (agent login, state, queue sign-in) join it
-# with their own tuple, and their runtime registers their handler (``handlers.py``)
+
+# ---------------------------------------------------------------- the ACD (issue 13)
+# Agent commands (ACD-7, ACD-8): the web changes live agent state only through these; the
+# ACD runtime of a controller handles them (``acd.runtime``) and answers every change
+# with an ``AgentStateChanged`` event, every refusal with a ``CommandFailed``.
+
+
+class AgentStateRequest(StrEnum):
+    """What ``SetAgentState`` asks for. ``ready`` from wrap-up ends the wrap-up early."""
+
+    READY = "ready"
+    NOT_READY = "not_ready"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoginAgent(Command):
+    """The agent logs in at ``extension`` ("" = the configured one), signed into
+    ``queue_ids`` (empty = every queue he is a member of), ready or not ready."""
+
+    TYPE = "LoginAgent"
+    agent_id: str
+    extension: str = ""
+    queue_ids: tuple[str, ...] = ()
+    ready: bool = False
+    reason: str = ""  # the not-ready reason when not ``ready``
+    by: str = ""  # who asked (the agent's own id, a supervisor's user id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogoutAgent(Command):
+    TYPE = "LogoutAgent"
+    agent_id: str
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetAgentState(Command):
+    """Ready, or not ready with ``reason`` (a ``NotReadyReason`` code)."""
+
+    TYPE = "SetAgentState"
+    agent_id: str
+    state: AgentStateRequest
+    reason: str = ""
+    by: str = ""
+
+
+ACD_COMMANDS: tuple[type[Command], ...] = (LoginAgent, LogoutAgent, SetAgentState)
+
+# the commands a driver executes; the codec registers ``ACD_COMMANDS`` beside them (their
+# handler is the ACD runtime's, registered with the dispatcher: ``handlers.py``), so every
+# command type on the wire is ``COMMANDS + ACD_COMMANDS``
 COMMANDS: tuple[type[Command], ...] = SWITCH_COMMANDS

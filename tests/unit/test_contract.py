@@ -27,6 +27,24 @@ AGENT_LEG = "call-9f1c-a0"
 SAMPLES: list[c.Message] = [
     # ---- commands
     c.AnswerCall(id="cmd-answer", leg_id=LEG),
+    # ACD agent commands (ACD-7, ACD-8)
+    c.LoginAgent(
+        id="cmd-login",
+        agent_id="工号007",
+        extension="1001",
+        queue_ids=("q-售前", "q-投诉"),
+        ready=True,
+        reason="",
+        by="user-3",
+    ),
+    c.LogoutAgent(id="cmd-logout", agent_id="工号007", by="工号007"),
+    c.SetAgentState(
+        id="cmd-state",
+        agent_id="工号007",
+        state=c.AgentStateRequest.NOT_READY,
+        reason="break",
+        by="班长-1",
+    ),
     c.PlayPrompt(
         id="cmd-play",
         leg_id=LEG,
@@ -251,7 +269,7 @@ def _refused(data: bytes | str) -> str:
 def test_samples_cover_every_registered_type() -> None:
     covered = {type(m) for m in SAMPLES}
     assert covered == set(c.REGISTRY.values())
-    assert len(SAMPLES) == len(c.REGISTRY) == len(c.COMMANDS) + len(c.EVENTS)
+    assert len(SAMPLES) == len(c.REGISTRY) == len(c.COMMANDS) + len(c.ACD_COMMANDS) + len(c.EVENTS)
 
 
 @pytest.mark.parametrize("message", SAMPLES, ids=lambda m: m.TYPE)
@@ -336,6 +354,39 @@ def test_agent_state_changed_v1_still_decodes_without_the_new_fields() -> None:
         assert reason == (
             f"AgentStateChanged: unsupported schema version {version} (this build speaks v2)"
         )
+
+
+@pytest.mark.parametrize(
+    ("type_", "fields", "expected"),
+    [
+        ("LoginAgent", {"extension": "1001"}, "LoginAgent: missing field 'agent_id'"),
+        (
+            "LoginAgent",
+            {"agent_id": "7", "queue_ids": "q1"},
+            "LoginAgent.queue_ids: expected a list, got str",
+        ),
+        (
+            "SetAgentState",
+            {"agent_id": "7", "state": "lunch"},
+            "SetAgentState.state: ",
+        ),
+        ("SetAgentState", {"agent_id": "7"}, "SetAgentState: missing field 'state'"),
+        ("LogoutAgent", {"agent_id": 7}, "LogoutAgent.agent_id: expected a string, got int"),
+    ],
+)
+def test_acd_commands_refuse_bad_values(
+    type_: str, fields: dict[str, object], expected: str
+) -> None:
+    """ACD-7: a malformed agent command is refused with a reason, never half-read."""
+    assert _refused(_wire(type_, **fields)).startswith(expected)
+
+
+def test_acd_commands_are_commands_with_agent_ordering() -> None:
+    assert set(c.ACD_COMMANDS) <= set(c.REGISTRY.values())
+    assert not set(c.ACD_COMMANDS) & set(c.SWITCH_COMMANDS)
+    cmd = c.decode(_wire("SetAgentState", agent_id="7", state="ready"))
+    assert isinstance(cmd, c.SetAgentState)
+    assert cmd.state is c.AgentStateRequest.READY
 
 
 @pytest.mark.parametrize(

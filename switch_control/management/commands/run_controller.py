@@ -8,7 +8,13 @@ from django.core.management.base import BaseCommand
 
 from switch_control.daemon import Controller
 from switch_control.runtime import run_daemon
-from switch_control.wiring import controller_config, make_bus, make_driver, redis_client
+from switch_control.wiring import (
+    attach_features,
+    controller_config,
+    make_bus,
+    make_driver,
+    redis_client,
+)
 
 logger = logging.getLogger("switch_control.daemon")
 
@@ -25,6 +31,7 @@ class Command(BaseCommand):
     async def _main(self, kind: str | None) -> None:
         client = redis_client()
         controller = Controller(controller_config(), make_driver(kind), make_bus(client), client)
+        attach_features(controller)
         try:
             await controller.run()
         finally:
